@@ -41,6 +41,6 @@ public interface Backbone {
     /** The libtorch module that owns the parameters. */
     Module module();
 
-    /** A short description for logs. */
-    String name();
+    /** A short description for logs (not {@code name()}: that is taken by libtorch's {@code Module}). */
+    String description();
 }

@@ -77,7 +77,7 @@ public record Recipe(String name, Tokenizer tokenizer, MaskingStrategy masking, 
         return "recipe " + name + "\n"
                 + "  tokenizer: " + tokenizer.name() + " -> " + tokenizer.targetSpec() + ", input " + tokenizer.inputSpec() + "\n"
                 + "  masking:   " + masking.name() + "\n"
-                + "  backbone:  " + backbone.name() + "\n"
+                + "  backbone:  " + backbone.description() + "\n"
                 + "  head:      linear " + head.inputDim() + " -> " + head.outputDim() + "\n"
                 + "  loss:      " + loss.name();
     }
