@@ -1,0 +1,64 @@
+package dev.mvp.losses;
+
+import dev.mvp.api.LossOutput;
+import dev.mvp.api.TargetSpec;
+import org.junit.jupiter.api.Test;
+
+import static dev.mvp.losses.LossFixtures.B;
+import static dev.mvp.losses.LossFixtures.N;
+import static dev.mvp.losses.LossFixtures.doubles;
+import static dev.mvp.losses.LossFixtures.mask;
+import static dev.mvp.losses.LossFixtures.seq;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.within;
+
+class NormalizedPixelLossTest extends ScopedTest {
+    private static final int P = 4;
+    private static final double[] PRED = seq(B * (1 + N) * P, 13, 2, 17, 8, 5.0);
+    private static final double[] PIXELS = seq(B * N * P, 7, 1, 11, 0, 10.0);
+
+    private static LossOutput compute(NormalizedPixelLoss loss, double[] pred, double[] pixels) {
+        return loss.compute(doubles(pred, B, 1 + N, P), doubles(pixels, B, N, P), mask());
+    }
+
+    /** Values from tools/fixtures/loss_reference.py (MAE's forward_loss, float64). */
+    @Test
+    void matchesMaesForwardLoss() {
+        LossOutput normalised = compute(NormalizedPixelLoss.mae(), PRED, PIXELS);
+        assertThat(normalised.value().item_double()).isCloseTo(1.409581509379, within(1e-11));
+        assertThat(normalised.metricName()).isEqualTo("mse");
+        assertThat(normalised.metric().item_double()).isCloseTo(1.409581509379, within(1e-7));
+        assertThat(compute(new NormalizedPixelLoss(false), PRED, PIXELS).value().item_double()).isCloseTo(1.1625, within(1e-12));
+    }
+
+    @Test
+    void gradientsMatchFiniteDifferences() {
+        for (NormalizedPixelLoss loss : new NormalizedPixelLoss[] {NormalizedPixelLoss.mae(), new NormalizedPixelLoss(false)}) {
+            LossFixtures.checkGradient(x -> loss.compute(x, doubles(PIXELS, B, N, P), mask()).value(), PRED, B, 1 + N, P);
+        }
+    }
+
+    @Test
+    void ignoresUnmaskedPatches() {
+        double[] pred = PRED.clone(), pixels = PIXELS.clone();
+        for (int row = 0; row < B * (1 + N); row++) {
+            if (LossFixtures.isUnmaskedPatchRow(row, true)) for (int i = 0; i < P; i++) pred[row * P + i] = Double.NaN;
+        }
+        for (int row = 0; row < B * N; row++) {
+            if (LossFixtures.isUnmaskedPatchRow(row, false)) for (int i = 0; i < P; i++) pixels[row * P + i] = Double.NaN;
+        }
+        assertThat(compute(NormalizedPixelLoss.mae(), pred, pixels).value().item_double()).isCloseTo(1.409581509379, within(1e-11));
+    }
+
+    @Test
+    void wantsPatchTargetsWithoutCls() {
+        assertThatThrownBy(() -> NormalizedPixelLoss.mae().compute(doubles(PRED, B, 1 + N, P), doubles(PRED, B, 1 + N, P), mask()))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("targets [2, 5, 4] Double do not fit predictions [2, 5, 4] Double (expected floating [B, N, D])");
+        assertThat(NormalizedPixelLoss.mae().accepts(new TargetSpec.Features(768, false))).isTrue();
+        assertThat(NormalizedPixelLoss.mae().accepts(new TargetSpec.Features(768, true))).isFalse();
+        assertThat(NormalizedPixelLoss.mae().accepts(new TargetSpec.TokenIds(8192))).isFalse();
+        assertThat(NormalizedPixelLoss.mae().name()).isEqualTo("pixel-mse(per-patch normalised targets, masked patches)");
+    }
+}
