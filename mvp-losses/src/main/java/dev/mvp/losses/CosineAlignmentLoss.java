@@ -7,6 +7,8 @@ import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 
+import java.util.Objects;
+
 /**
  * MVP's loss (equation 9): the negative cosine similarity between the head's tokens and the teacher's features,
  *
@@ -34,7 +36,7 @@ public final class CosineAlignmentLoss implements Loss {
      * @param clsTerm whether to add the CLS token's cosine (ignored when the targets have no CLS row)
      */
     public CosineAlignmentLoss(PatchSelection patches, boolean clsTerm) {
-        this.patches = java.util.Objects.requireNonNull(patches, "patches");
+        this.patches = Objects.requireNonNull(patches, "patches");
         this.clsTerm = clsTerm;
     }
 

@@ -4,6 +4,7 @@ import dev.mvp.api.Loss;
 import dev.mvp.api.LossOutput;
 import dev.mvp.api.TargetSpec;
 import dev.mvp.api.Tensors;
+import org.bytedeco.pytorch.ScalarTypeOptional;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 
@@ -57,7 +58,7 @@ public final class NormalizedPixelLoss implements Loss {
             Tensor predicted = masked.from(p.narrow(1, 1, bnd[1]));
             Tensor wanted = masked.from(t);
             if (normPixLoss) {
-                Tensor mean = wanted.mean(new long[] {-1}, true, new org.bytedeco.pytorch.ScalarTypeOptional());
+                Tensor mean = wanted.mean(new long[] {-1}, true, new ScalarTypeOptional());
                 Tensor var = wanted.var(new long[] {-1}, true, true);
                 wanted = wanted.sub(mean).div(var.add(Tensors.scalar(EPS)).sqrt());
             }

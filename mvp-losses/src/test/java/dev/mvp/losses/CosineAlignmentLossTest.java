@@ -115,12 +115,16 @@ class CosineAlignmentLossTest extends ScopedTest {
     void outputsOutliveTheLossesOwnScopeAndDieWithTheCallers() {
         Tensor p = doubles(PRED, B, 1 + N, D);
         p.set_requires_grad(true);
+        LossOutput out;
         try (PointerScope step = new PointerScope()) {
-            LossOutput out = CosineAlignmentLoss.paper().compute(p, doubles(TARGET, B, 1 + N, D), mask());
+            out = CosineAlignmentLoss.paper().compute(p, doubles(TARGET, B, 1 + N, D), mask());
+            assertThat(PointerScope.getInnerScope()).isSameAs(step);
             out.value().backward();
             assertThat(out.value().item_double()).isCloseTo(-0.108737548878, within(1e-11));
             assertThat(out.metric().item_double()).isCloseTo(0.108737548878, within(1e-7)); // float32
         }
+        assertThat(out.value().isNull()).isTrue();
+        assertThat(out.metric().isNull()).isTrue();
         assertThat(LossFixtures.toDoubles(p.grad())).hasSize(PRED.length).doesNotContain(Double.NaN);
     }
 

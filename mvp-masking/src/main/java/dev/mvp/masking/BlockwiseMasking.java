@@ -2,7 +2,9 @@ package dev.mvp.masking;
 
 import dev.mvp.api.MaskingStrategy;
 
+import java.util.Arrays;
 import java.util.Locale;
+import java.util.Objects;
 import java.util.random.RandomGenerator;
 
 /**
@@ -71,7 +73,7 @@ public final class BlockwiseMasking implements MaskingStrategy {
     private final double logMaxAspect;
 
     public BlockwiseMasking(Config config) {
-        this.config = java.util.Objects.requireNonNull(config, "config");
+        this.config = Objects.requireNonNull(config, "config");
         this.logMinAspect = Math.log(config.minAspect());
         this.logMaxAspect = Math.log(config.maxAspect());
     }
@@ -121,7 +123,7 @@ public final class BlockwiseMasking implements MaskingStrategy {
             int left = rng.nextInt(cols - w + 1);
             int added = h * w - maskedIn(mask, cols, top, left, h, w);
             if (added > 0 && added <= budget) {
-                for (int i = top; i < top + h; i++) java.util.Arrays.fill(mask, i * cols + left, i * cols + left + w, true);
+                for (int i = top; i < top + h; i++) Arrays.fill(mask, i * cols + left, i * cols + left + w, true);
                 return added;
             }
         }

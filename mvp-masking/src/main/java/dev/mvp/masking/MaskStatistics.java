@@ -4,6 +4,8 @@ import dev.mvp.api.MaskingStrategy;
 
 import java.util.Locale;
 import java.util.random.RandomGenerator;
+import java.util.stream.Collectors;
+import java.util.stream.IntStream;
 
 /**
  * Statistics of many masks on one {@code rows x cols} grid: masked count (mean, histogram, fraction at a given
@@ -126,10 +128,21 @@ public final class MaskStatistics {
         return String.format(Locale.ROOT, """
                 masks:             %d on a %dx%d grid
                 masked count:      mean %.3f, min %d, max %d, exactly %d in %.2f%%
+                commonest counts:  %s
                 blocks per mask:   %.3f (4-connected)
                 masking frequency: border %.4f, interior %.4f""",
                 samples, rows, cols, meanCount(), minCount(), maxCount(), target, 100 * fractionAt(target),
-                meanBlocks(), borderFrequency(), interiorFrequency());
+                commonestCounts(5), meanBlocks(), borderFrequency(), interiorFrequency());
+    }
+
+    /** The {@code k} most frequent counts with their share, e.g. {@code 75 (66.9%), 74 (10.2%)}. */
+    public String commonestCounts(int k) {
+        return IntStream.range(0, histogram.length).boxed()
+                .filter(c -> histogram[c] > 0)
+                .sorted((a, b) -> Long.compare(histogram[b], histogram[a]))
+                .limit(k)
+                .map(c -> String.format(Locale.ROOT, "%d (%.1f%%)", c, 100.0 * histogram[c] / samples))
+                .collect(Collectors.joining(", "));
     }
 
     private double meanFrequency(boolean border) {

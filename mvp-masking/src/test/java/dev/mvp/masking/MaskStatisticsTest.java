@@ -52,11 +52,14 @@ class MaskStatisticsTest {
         // border: 10 positions, masked 5 + 2 = 7 times over 2 masks
         assertThat(stats.borderFrequency()).isCloseTo(0.35, within(1e-12));
         assertThat(stats.summary(5)).contains("mean 4.000", "exactly 5 in 50.00%", "2.500");
+        assertThat(stats.commonestCounts(1)).isIn("3 (50.0%)", "5 (50.0%)");
+        stats.add(DIAGONAL);
+        assertThat(stats.commonestCounts(2)).isEqualTo("3 (66.7%), 5 (33.3%)");
 
         MaskStatistics other = new MaskStatistics(3, 4);
         other.add(new boolean[12]);
         stats.merge(other);
-        assertThat(stats.meanCount()).isCloseTo(8 / 3.0, within(1e-12));
+        assertThat(stats.meanCount()).isCloseTo(11 / 4.0, within(1e-12));
         assertThat(stats.minCount()).isZero();
     }
 
