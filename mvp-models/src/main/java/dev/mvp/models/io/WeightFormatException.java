@@ -17,12 +17,12 @@ public final class WeightFormatException extends RuntimeException {
     }
 
     /** {@code <file>: <problem>}. */
-    static WeightFormatException of(Path file, String problem) {
+    public static WeightFormatException of(Path file, String problem) {
         return new WeightFormatException(file + ": " + problem);
     }
 
     /** {@code <file>: tensor '<name>': <problem>}. */
-    static WeightFormatException of(Path file, String tensor, String problem) {
+    public static WeightFormatException of(Path file, String tensor, String problem) {
         return new WeightFormatException(file + ": tensor '" + tensor + "': " + problem);
     }
 }
