@@ -261,8 +261,10 @@ public final class SafeTensorsFile implements AutoCloseable {
         Tensor out = torch.empty(info.shape(), new TensorOptions(info.dtype().scalarType()), new MemoryFormatOptional());
         synchronized (this) {
             if (closed) throw new IllegalStateException(path + " is closed");
-            MemorySegment.ofAddress(out.data_ptr().address()).reinterpret(info.byteSize())
-                    .copyFrom(data.asSlice(info.begin(), info.byteSize()));
+            if (info.byteSize() > 0) { // an empty tensor has no storage (null data_ptr)
+                MemorySegment.ofAddress(out.data_ptr().address()).reinterpret(info.byteSize())
+                        .copyFrom(data.asSlice(info.begin(), info.byteSize()));
+            }
         }
         return out;
     }

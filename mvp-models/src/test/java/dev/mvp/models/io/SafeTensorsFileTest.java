@@ -38,10 +38,11 @@ class SafeTensorsFileTest {
             tensors.put("bf16", f32.to(ScalarType.BFloat16));
             tensors.put("i64", Tensors.ofLongs(longs, 4));
             tensors.put("scalar", Tensors.ofFloats(new float[] {42f}));
+            tensors.put("empty", Tensors.zeros(0, 3));
             SafeTensorsWriter.write(file, tensors, Map.of("format", "pt", "note", "ünïcode"));
         }
         try (SafeTensorsFile f = SafeTensorsFile.open(file); PointerScope scope = new PointerScope()) {
-            assertThat(f.names()).containsExactlyInAnyOrder("f32", "f16", "bf16", "i64", "scalar");
+            assertThat(f.names()).containsExactlyInAnyOrder("f32", "f16", "bf16", "i64", "scalar", "empty");
             assertThat(f.metadata()).containsExactlyInAnyOrderEntriesOf(Map.of("format", "pt", "note", "ünïcode"));
             assertThat(f.info("f16").dtype()).isEqualTo(Dtype.F16);
             assertThat(f.info("bf16").dtype()).isEqualTo(Dtype.BF16);
@@ -58,6 +59,7 @@ class SafeTensorsFileTest {
             }
             assertThat(Tensors.toLongs(f.tensor("i64"))).containsExactly(longs);
             assertThat(Tensors.toFloats(f.tensor("scalar"))).containsExactly(42f);
+            assertThat(Tensors.shape(f.tensor("empty"))).containsExactly(0, 3);
         }
     }
 
@@ -85,6 +87,20 @@ class SafeTensorsFileTest {
             assertThat(f.names()).containsExactly("a", "b");
             assertThat(Tensors.toFloats(f.tensor("a"))).containsExactly(1.5f);
             assertThat(Tensors.toFloats(f.tensor("b"))).containsExactly(-2f);
+        }
+    }
+
+    @Test void copiesTensorsWhoseDataIsMisaligned() throws IOException {
+        // a header of 13 bytes puts the data at file offset 21: float32 there would be misaligned for a view
+        String json = "{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}";
+        json += " ".repeat(Math.floorMod(13 - json.length(), 8));
+        assertThat((8 + json.length()) % 4).isNotZero();
+        ByteBuffer data = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putFloat(0.75f).putFloat(-3f);
+        try (SafeTensorsFile f = SafeTensorsFile.open(raw("misaligned.safetensors", json, data.array()));
+             PointerScope scope = new PointerScope()) {
+            Tensor w = f.tensor("w");
+            assertThat(Tensors.toFloats(w)).containsExactly(0.75f, -3f);
+            assertThat(f.liveViews()).isZero();
         }
     }
 
