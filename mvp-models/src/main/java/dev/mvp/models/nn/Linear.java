@@ -8,7 +8,8 @@ import org.bytedeco.pytorch.global.torch;
 
 /**
  * {@code y = x W^T + b}, with parameters named {@code weight} [out, in] and {@code bias} [out] as in PyTorch.
- * Initialised with {@link Init#truncNormal} (std 0.02) and zero bias, as timm and BEiT do for every linear layer.
+ * Initialised as BEiT's pre-training model initialises every linear layer: weight {@link Init#beitTruncNormal}
+ * (std 0.02, truncated at plus or minus 0.02), bias zero.
  */
 public final class Linear extends Module {
     private final Tensor weight;
@@ -20,7 +21,7 @@ public final class Linear extends Module {
         Torch.init();
         this.in = in;
         this.out = out;
-        this.weight = Init.truncNormal(new long[] {out, in}, 0.02);
+        this.weight = Init.beitTruncNormal(new long[] {out, in}, 0.02);
         register_parameter("weight", weight);
         if (bias) {
             this.bias = torch.zeros(new long[] {out});
