@@ -1,6 +1,6 @@
 package dev.mvp.models.clip;
 
-import dev.mvp.models.io.SafeTensorsFile;
+import dev.mvp.models.io.Weights;
 import dev.mvp.models.io.TensorInfo;
 import dev.mvp.models.io.WeightFormatException;
 
@@ -58,7 +58,7 @@ public record ClipVisionConfig(int imageSize, int patchSize, int width, int laye
      *
      * @throws WeightFormatException naming the file and the tensor when a shape does not fit the layout
      */
-    public static ClipVisionConfig inferFrom(SafeTensorsFile file, String prefix) {
+    public static ClipVisionConfig inferFrom(Weights file, String prefix) {
         long[] conv = shape(file, prefix + "conv1.weight", 4);
         if (conv[1] != 3 || conv[2] != conv[3]) {
             throw inconsistent(file, prefix + "conv1.weight", conv, "expected [width, 3, patch, patch]");
@@ -115,14 +115,14 @@ public record ClipVisionConfig(int imageSize, int patchSize, int width, int laye
                 + imageSize + ", output " + outputDim;
     }
 
-    private static long[] shape(SafeTensorsFile file, String name, int rank) {
+    private static long[] shape(Weights file, String name, int rank) {
         TensorInfo info = file.info(name);
         long[] shape = info.shape();
         if (shape.length != rank) throw inconsistent(file, name, shape, "expected " + rank + " dimensions");
         return shape;
     }
 
-    private static WeightFormatException inconsistent(SafeTensorsFile file, String name, long[] shape, String expected) {
+    private static WeightFormatException inconsistent(Weights file, String name, long[] shape, String expected) {
         return WeightFormatException.of(file.path(), name, "shape " + Arrays.toString(shape)
                 + " does not fit CLIP's vision tower (" + expected + ")");
     }

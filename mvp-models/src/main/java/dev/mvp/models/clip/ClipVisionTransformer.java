@@ -2,7 +2,7 @@ package dev.mvp.models.clip;
 
 import dev.mvp.api.Tensors;
 import dev.mvp.api.Torch;
-import dev.mvp.models.io.SafeTensorsFile;
+import dev.mvp.models.io.Weights;
 import dev.mvp.models.io.StateDict;
 import dev.mvp.models.io.WeightFormatException;
 import dev.mvp.models.nn.LayerNorm;
@@ -108,13 +108,13 @@ public final class ClipVisionTransformer extends Module {
      *                               shape that does not fit the inferred configuration, an unexpected tensor
      */
     public static ClipVisionTransformer load(Path path) {
-        try (SafeTensorsFile file = SafeTensorsFile.open(path)) {
+        try (Weights file = Weights.open(path)) {
             return load(file);
         }
     }
 
     /** As {@link #load(Path)}, from an open file (which stays open; the model owns copies of the weights). */
-    public static ClipVisionTransformer load(SafeTensorsFile file) {
+    public static ClipVisionTransformer load(Weights file) {
         String prefix = keyPrefix(file);
         ClipVisionTransformer model = new ClipVisionTransformer(ClipVisionConfig.inferFrom(file, prefix));
         StateDict.load(model, file, prefix);
@@ -122,7 +122,7 @@ public final class ClipVisionTransformer extends Module {
     }
 
     /** {@code "visual."} for OpenAI's full-model keys, {@code ""} for a vision-only file. */
-    public static String keyPrefix(SafeTensorsFile file) {
+    public static String keyPrefix(Weights file) {
         if (file.contains("visual.conv1.weight")) return "visual.";
         if (file.contains("conv1.weight")) return "";
         throw WeightFormatException.of(file.path(), "visual.conv1.weight", "missing (nor 'conv1.weight'): not an "

@@ -41,6 +41,14 @@ public enum Dtype {
         return size;
     }
 
+    /** Whether the elements are floating point numbers. */
+    public boolean isFloatingPoint() {
+        return switch (this) {
+            case F8_E5M2, F8_E4M3, F16, BF16, F32, F64 -> true;
+            default -> false;
+        };
+    }
+
     /** The libtorch element type. */
     public ScalarType scalarType() {
         return scalarType;

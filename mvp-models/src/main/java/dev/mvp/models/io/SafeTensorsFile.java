@@ -5,21 +5,12 @@ import com.fasterxml.jackson.core.StreamReadFeature;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.json.JsonMapper;
-import dev.mvp.api.Torch;
-import org.bytedeco.javacpp.Pointer;
-import org.bytedeco.pytorch.MemoryFormatOptional;
-import org.bytedeco.pytorch.PointerConsumer;
 import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.TensorOptions;
-import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
 import java.io.EOFException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
@@ -38,7 +29,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
-import java.util.concurrent.ConcurrentSkipListMap;
 
 /**
  * A safetensors file, memory-mapped read-only, whose tensors are read as zero-copy libtorch views.
@@ -67,7 +57,7 @@ import java.util.concurrent.ConcurrentSkipListMap;
  *
  * <p>Thread-safe: tensors may be read from several threads; {@link #close()} may race with view releases.
  */
-public final class SafeTensorsFile implements AutoCloseable {
+public final class SafeTensorsFile implements Weights {
 
     /** The reference implementation's limit on the header size. */
     public static final long MAX_HEADER_BYTES = 100_000_000L;
@@ -78,27 +68,17 @@ public final class SafeTensorsFile implements AutoCloseable {
             .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
             .build();
 
-    /** Open, non-empty mappings by start address, so the shared deleter finds a view's file. */
-    private static final ConcurrentSkipListMap<Long, SafeTensorsFile> MAPPED = new ConcurrentSkipListMap<>();
-
     private final Path path;
-    private final Map<String, TensorInfo> tensors;
+    private final Map<String, Slot> tensors;
     private final Map<String, String> metadata;
     private final long headerLength;
-    private final Arena arena;
-    private final MemorySegment data;
+    private final MappedData data;
 
-    // guarded by this
-    private int liveViews;
-    private boolean closed;
-    private boolean unmapped;
-
-    private SafeTensorsFile(Path path, Header header, long headerLength, Arena arena, MemorySegment data) {
+    private SafeTensorsFile(Path path, Header header, long headerLength, MappedData data) {
         this.path = path;
         this.tensors = header.tensors;
         this.metadata = header.metadata;
         this.headerLength = headerLength;
-        this.arena = arena;
         this.data = data;
     }
 
@@ -126,51 +106,41 @@ public final class SafeTensorsFile implements AutoCloseable {
             }
             long dataSize = fileSize - 8 - n;
             Header header = Header.parse(path, readFully(channel, 8, (int) n), dataSize);
-
-            Arena arena = Arena.ofShared();
-            try {
-                MemorySegment data = channel.map(FileChannel.MapMode.READ_ONLY, 8 + n, dataSize, arena);
-                SafeTensorsFile file = new SafeTensorsFile(path, header, n, arena, data);
-                if (dataSize > 0) MAPPED.put(data.address(), file);
-                return file;
-            } catch (IOException | RuntimeException e) {
-                arena.close();
-                throw e;
-            }
+            return new SafeTensorsFile(path, header, n, MappedData.map(path, channel, 8 + n, dataSize));
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read " + path + ": " + e, e);
         }
     }
 
-    /** The file this was opened from. */
-    public Path path() {
+    @Override public Path path() {
         return path;
     }
 
+    @Override public String format() {
+        return "safetensors";
+    }
+
     /** The tensor names, in data-offset order. */
-    public Set<String> names() {
+    @Override public Set<String> names() {
         return tensors.keySet();
     }
 
-    /** Whether the file has a tensor named {@code name}. */
-    public boolean contains(String name) {
-        return tensors.containsKey(name);
-    }
-
-    /**
-     * The header entry of {@code name}.
-     *
-     * @throws WeightFormatException if there is no such tensor
-     */
-    public TensorInfo info(String name) {
-        TensorInfo info = tensors.get(name);
-        if (info == null) throw WeightFormatException.of(path, name, "missing (the file has " + tensors.size() + " tensors)");
-        return info;
+    @Override public TensorInfo info(String name) {
+        return slot(name).info;
     }
 
     /** All header entries, in data-offset order. */
     public List<TensorInfo> infos() {
-        return List.copyOf(tensors.values());
+        return tensors.values().stream().map(Slot::info).toList();
+    }
+
+    /**
+     * Where tensor {@code name}'s bytes are: {@code [begin, end)} relative to the first byte of the data area, which
+     * starts at file offset {@code 8 + headerLength()}.
+     */
+    public long[] dataOffsets(String name) {
+        Slot slot = slot(name);
+        return new long[] {slot.begin, slot.end};
     }
 
     /** The {@code __metadata__} map (empty if the file has none). */
@@ -192,110 +162,40 @@ public final class SafeTensorsFile implements AutoCloseable {
      * @throws WeightFormatException if there is no such tensor
      * @throws IllegalStateException if the file was closed
      */
-    public Tensor tensor(String name) {
-        TensorInfo info = info(name);
-        Torch.init();
-        long address = data.address() + info.begin();
-        if (info.byteSize() == 0 || address % info.dtype().size() != 0) return copyOf(info);
-        acquireView();
-        // If from_blob failed after taking the deleter, libtorch would release the view itself: we cannot tell, so a
-        // (never seen) failure leaves the file mapped rather than risk unmapping under a live view.
-        return torch.from_blob(pointerAt(address), info.shape(), ViewReleaser.INSTANCE,
-                new TensorOptions(info.dtype().scalarType()));
-    }
-
-    /**
-     * A new CPU tensor holding tensor {@code name} converted to {@code type} (for instance fp16 or bf16 weights to
-     * fp32). Always a copy, owned by the caller's scope, never sharing memory with the file.
-     */
-    public Tensor tensor(String name, ScalarType type) {
-        try (Tensor view = tensor(name)) {
-            return view.scalar_type().intern() == type.intern() ? view.clone() : view.to(type);
-        }
+    @Override public Tensor tensor(String name) {
+        Slot slot = slot(name);
+        return data.view(slot.begin, slot.info.dtype(), slot.info.shape(), null);
     }
 
     /** Requests the unmap: done now if no view is alive, else when libtorch frees the last one. Idempotent. */
     @Override public void close() {
-        synchronized (this) {
-            if (closed) return;
-            closed = true;
-            if (liveViews > 0) return;
-        }
-        unmap();
+        data.close();
     }
 
     /** Views currently alive (for tests and diagnostics). */
-    synchronized int liveViews() {
-        return liveViews;
+    int liveViews() {
+        return data.liveViews();
     }
 
     /** Whether the data area is still mapped. */
-    public synchronized boolean isMapped() {
-        return !unmapped;
+    public boolean isMapped() {
+        return data.isMapped();
     }
 
     @Override public String toString() {
         return "SafeTensorsFile(" + path + ", " + tensors.size() + " tensors)";
     }
 
-    private synchronized void acquireView() {
-        if (closed) throw new IllegalStateException(path + " is closed");
-        liveViews++;
+    private Slot slot(String name) {
+        Slot slot = tensors.get(name);
+        if (slot == null) throw WeightFormatException.of(path, name, "missing (the file has " + tensors.size() + " tensors)");
+        return slot;
     }
 
-    private void releaseView() {
-        synchronized (this) {
-            if (--liveViews > 0 || !closed) return;
-        }
-        unmap();
-    }
-
-    private synchronized void unmap() {
-        if (unmapped) return;
-        unmapped = true;
-        MAPPED.remove(data.address(), this);
-        arena.close();
-    }
-
-    private Tensor copyOf(TensorInfo info) {
-        Tensor out = torch.empty(info.shape(), new TensorOptions(info.dtype().scalarType()), new MemoryFormatOptional());
-        synchronized (this) {
-            if (closed) throw new IllegalStateException(path + " is closed");
-            if (info.byteSize() > 0) { // an empty tensor has no storage (null data_ptr)
-                MemorySegment.ofAddress(out.data_ptr().address()).reinterpret(info.byteSize())
-                        .copyFrom(data.asSlice(info.begin(), info.byteSize()));
-            }
-        }
-        return out;
-    }
-
-    /** A javacpp pointer at a raw address (no deallocator: the memory belongs to the arena). */
-    private static Pointer pointerAt(long rawAddress) {
-        // not named "address": inside the subclass that name is Pointer's field
-        return new Pointer() {
-            {
-                address = rawAddress;
-            }
-        };
-    }
-
-    /**
-     * The one deleter shared by all views: javacpp allows only a few live instances per callback class, so one
-     * instance finds the view's file from the data address.
-     */
-    private static final class ViewReleaser extends PointerConsumer {
-        // created during some caller's PointerScope, which would free it (and silence every later release) when it
-        // closes: the extra reference keeps it for the life of the JVM
-        static final ViewReleaser INSTANCE = new ViewReleaser().retainReference();
-
-        @Override public void call(Pointer viewData) {
-            try {
-                Map.Entry<Long, SafeTensorsFile> e = MAPPED.floorEntry(viewData.address());
-                if (e != null) e.getValue().releaseView();
-            } catch (Throwable t) {
-                // never throw into libtorch
-                System.getLogger(SafeTensorsFile.class.getName()).log(System.Logger.Level.ERROR, "releasing a view", t);
-            }
+    /** A validated header entry: the tensor and where its bytes are in the data area. */
+    private record Slot(TensorInfo info, long begin, long end) {
+        String name() {
+            return info.name();
         }
     }
 
@@ -308,13 +208,13 @@ public final class SafeTensorsFile implements AutoCloseable {
     }
 
     /** The parsed, validated header: tensors in data-offset order, and the metadata. */
-    private record Header(Map<String, TensorInfo> tensors, Map<String, String> metadata) {
+    private record Header(Map<String, Slot> tensors, Map<String, String> metadata) {
 
         static Header parse(Path path, ByteBuffer bytes, long dataSize) {
             JsonNode root = parseJson(path, bytes);
             if (!root.isObject()) throw WeightFormatException.of(path, "header is not a JSON object");
             Map<String, String> metadata = Map.of();
-            List<TensorInfo> infos = new ArrayList<>();
+            List<Slot> infos = new ArrayList<>();
             for (Iterator<Map.Entry<String, JsonNode>> it = root.fields(); it.hasNext(); ) {
                 Map.Entry<String, JsonNode> entry = it.next();
                 if (entry.getKey().equals(METADATA_KEY)) {
@@ -323,11 +223,11 @@ public final class SafeTensorsFile implements AutoCloseable {
                     infos.add(parseEntry(path, entry.getKey(), entry.getValue()));
                 }
             }
-            infos.sort(Comparator.comparingLong(TensorInfo::begin).thenComparingLong(TensorInfo::end));
-            Map<String, TensorInfo> tensors = new LinkedHashMap<>();
+            infos.sort(Comparator.comparingLong(Slot::begin).thenComparingLong(Slot::end));
+            Map<String, Slot> tensors = new LinkedHashMap<>();
             long expected = 0;
-            TensorInfo previous = null;
-            for (TensorInfo t : infos) {
+            Slot previous = null;
+            for (Slot t : infos) {
                 if (t.end() > dataSize) {
                     throw WeightFormatException.of(path, t.name(), "data_offsets [" + t.begin() + ", " + t.end()
                             + "] run past the end of the data area (" + dataSize + " bytes): the file is truncated");
@@ -381,7 +281,7 @@ public final class SafeTensorsFile implements AutoCloseable {
             return Collections.unmodifiableMap(metadata);
         }
 
-        private static TensorInfo parseEntry(Path path, String name, JsonNode node) {
+        private static Slot parseEntry(Path path, String name, JsonNode node) {
             if (!node.isObject()) throw WeightFormatException.of(path, name, "entry is not a JSON object");
             JsonNode dtypeNode = node.get("dtype");
             if (dtypeNode == null || !dtypeNode.isTextual()) {
@@ -409,7 +309,7 @@ public final class SafeTensorsFile implements AutoCloseable {
                 throw WeightFormatException.of(path, name, "shape " + Arrays.toString(shape) + " of " + dtype + " needs "
                         + bytes + " bytes but data_offsets [" + begin + ", " + end + "] hold " + (end - begin));
             }
-            return new TensorInfo(name, dtype, shape, begin, end);
+            return new Slot(new TensorInfo(name, dtype, shape), begin, end);
         }
 
         /** An array of non-negative 64-bit integers, of length {@code length} unless that is -1. */

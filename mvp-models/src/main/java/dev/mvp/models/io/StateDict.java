@@ -14,8 +14,9 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
- * A module's parameters and buffers by name ({@code blocks.0.attn.qkv.weight}, ...), loaded from or saved to
- * safetensors files. Loading is a strict, name-by-name {@code copy_}: the module keeps its own tensors (so nothing
+ * A module's parameters and buffers by name ({@code blocks.0.attn.qkv.weight}, ...), loaded from any
+ * {@link Weights} (safetensors, PyTorch checkpoints, TorchScript archives, renamed views) or saved to safetensors
+ * files. Loading is a strict, name-by-name {@code copy_}: the module keeps its own tensors (so nothing
  * it owns ever points into a file mapping) and floating-point weights stored as fp16/bf16 are converted on the fly.
  */
 public final class StateDict {
@@ -34,13 +35,13 @@ public final class StateDict {
     }
 
     /**
-     * Copies, for every parameter and buffer {@code n} of {@code module}, the file's tensor {@code prefix + n}.
+     * Copies, for every parameter and buffer {@code n} of {@code module}, the weights' tensor {@code prefix + n}.
      * Strict: a missing tensor, a tensor whose shape differs, a non-floating tensor for a floating parameter (or
      * the reverse), or a tensor under {@code prefix} that the module does not have, is a
      * {@link WeightFormatException} naming the file and the tensor. Tensors outside {@code prefix} are ignored (a
      * full CLIP checkpoint loaded into its vision tower, for instance).
      */
-    public static void load(Module module, SafeTensorsFile file, String prefix) {
+    public static void load(Module module, Weights file, String prefix) {
         try (PointerScope scope = new PointerScope(); NoGradGuard noGrad = new NoGradGuard()) {
             Map<String, Tensor> targets = of(module);
             for (String name : file.names()) {
@@ -63,18 +64,14 @@ public final class StateDict {
         SafeTensorsWriter.write(path, of(module), metadata);
     }
 
-    private static void checkCompatible(SafeTensorsFile file, String name, Tensor target) {
+    private static void checkCompatible(Weights file, String name, Tensor target) {
         TensorInfo info = file.info(name);
         long[] expected = Tensors.shape(target);
         if (!Arrays.equals(info.shape(), expected)) {
             throw WeightFormatException.of(file.path(), name, "shape " + Arrays.toString(info.shape())
                     + " does not match the model's " + Arrays.toString(expected));
         }
-        boolean fileFloating = switch (info.dtype()) {
-            case F8_E5M2, F8_E4M3, F16, BF16, F32, F64 -> true;
-            default -> false;
-        };
-        if (fileFloating != target.is_floating_point()) {
+        if (info.isFloatingPoint() != target.is_floating_point()) {
             throw WeightFormatException.of(file.path(), name, "dtype " + info.dtype() + " cannot be loaded into the model's "
                     + target.scalar_type() + " tensor");
         }

@@ -3,10 +3,10 @@ package dev.mvp.models.io;
 import java.util.Arrays;
 
 /**
- * One tensor's header entry, validated: its dtype, its shape and where its bytes are in the data area
- * ({@code [begin, end)}, relative to the first byte after the header; {@code end - begin = dtype size * numel}).
+ * What a weight file says about one tensor before it is read: its name, element type and shape. Safe to ask for
+ * without touching native code ({@link Weights#info}).
  */
-public record TensorInfo(String name, Dtype dtype, long[] shape, long begin, long end) {
+public record TensorInfo(String name, Dtype dtype, long[] shape) {
 
     public TensorInfo {
         shape = shape.clone();
@@ -17,6 +17,11 @@ public record TensorInfo(String name, Dtype dtype, long[] shape, long begin, lon
         return shape.clone();
     }
 
+    /** The number of dimensions. */
+    public int rank() {
+        return shape.length;
+    }
+
     /** The number of elements (the product of the shape; 1 for a scalar). */
     public long numel() {
         long n = 1;
@@ -24,21 +29,26 @@ public record TensorInfo(String name, Dtype dtype, long[] shape, long begin, lon
         return n;
     }
 
-    /** The number of bytes, {@code end - begin}. */
+    /** The number of bytes of the elements, {@code numel() * dtype().size()}. */
     public long byteSize() {
-        return end - begin;
+        return numel() * dtype.size();
+    }
+
+    /** Whether the elements are floating point (any width). */
+    public boolean isFloatingPoint() {
+        return dtype.isFloatingPoint();
     }
 
     @Override public boolean equals(Object o) {
-        return o instanceof TensorInfo t && name.equals(t.name) && dtype == t.dtype && Arrays.equals(shape, t.shape)
-                && begin == t.begin && end == t.end;
+        return o instanceof TensorInfo t && name.equals(t.name) && dtype == t.dtype && Arrays.equals(shape, t.shape);
     }
 
     @Override public int hashCode() {
         return 31 * (31 * name.hashCode() + dtype.hashCode()) + Arrays.hashCode(shape);
     }
 
+    /** {@code name F32 [2, 3]}. */
     @Override public String toString() {
-        return name + " " + dtype + " " + Arrays.toString(shape) + " @[" + begin + ", " + end + ")";
+        return name + " " + dtype + " " + Arrays.toString(shape);
     }
 }

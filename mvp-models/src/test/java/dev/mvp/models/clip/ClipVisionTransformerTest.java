@@ -117,12 +117,11 @@ class ClipVisionTransformerTest {
                         + "tower (expected [1 + grid^2, 64])");
     }
 
-    @Test void rejectsAFileThatIsNotSafetensors() throws Exception {
+    @Test void rejectsATruncatedArchiveAndAFileWithoutClipTensors() throws Exception {
         Path file = dir.resolve("ViT-B-16.pt");
-        Files.write(file, new byte[] {'P', 'K', 3, 4, 20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}); // a zip (TorchScript) archive
+        Files.write(file, new byte[] {'P', 'K', 3, 4, 20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}); // the start of a zip archive
         assertThatThrownBy(() -> ClipVisionTransformer.load(file)).isInstanceOf(WeightFormatException.class)
-                .hasMessageStartingWith(file + ": header length ")
-                .hasMessageContaining("not a safetensors file");
+                .hasMessage(file + ": zip archive without an end-of-central-directory record: truncated");
         Path other = copyOf(W64 + ".io.safetensors", "io.safetensors", "nothing", null);
         assertThatThrownBy(() -> ClipVisionTransformer.load(other)).isInstanceOf(WeightFormatException.class)
                 .hasMessage(other + ": tensor 'visual.conv1.weight': missing (nor 'conv1.weight'): not an OpenAI CLIP "
