@@ -1,0 +1,528 @@
+package dev.mvp.data;
+
+import dev.mvp.api.MaskingStrategy;
+import dev.mvp.api.Torch;
+import dev.mvp.api.ViewSpec;
+import org.bytedeco.javacpp.Pointer;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorOptions;
+import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayDeque;
+import java.util.Arrays;
+import java.util.BitSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.SplittableRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * Pre-training batches, assembled by worker threads directly into off-heap memory and handed to libtorch without a
+ * copy.
+ *
+ * <p><b>What a batch holds.</b> Each epoch visits the dataset in a random order; batch {@code b} of epoch {@code e}
+ * takes the samples at positions {@code [b * B, (b + 1) * B)} of that order and the last incomplete batch is dropped,
+ * as in BEiT. Each sample is decoded, cropped once ({@link LoaderConfig#crop()}), flipped or not, and every view of
+ * {@link ViewSpec} is resampled from that same crop (PIL-exact, see {@link Resampler}), mirrored alike, and
+ * normalised ({@link PixelNormalizer}). Its mask is drawn by {@code masking.sample(gridSize, gridSize, rng)}.
+ *
+ * <p><b>Determinism.</b> The epoch order is a permutation drawn from (seed, epoch), and each sample's crop, flip and
+ * mask come from a generator of its own seeded by (seed, epoch, position in the epoch), drawn in that order. So the
+ * batches do not depend on the number of workers or on timing, and a loader started at (epoch, batch) yields
+ * exactly what an uninterrupted one yields from there: that is how a training run resumes.
+ *
+ * <p><b>Bad files.</b> A file that fails to decode is reported once through {@link LoaderConfig#warnings()} (its
+ * path and the reason), remembered, and replaced by the next file of the epoch order that decodes, using the failed
+ * sample's generator; batches stay full and reproducible. When more than {@link LoaderConfig#maxBadFraction()} of
+ * the files tried have failed, {@link #next()} throws a {@link DataException}. An unexpected exception in a worker
+ * is thrown from {@link #next()} too (wrapped in a {@link DataException} naming the file), and the loader stops.
+ *
+ * <p><b>Memory.</b> At most {@code prefetch + 2} batches of memory exist: {@code prefetch} being filled or waiting,
+ * and two held by the caller's tensors. Memory returns to the pool when libtorch frees the tensors over it (see
+ * {@link Batch}); if the caller keeps more batches alive, {@link #next()} fails with a message saying so rather than
+ * growing without bound.
+ *
+ * <p>Not thread-safe: call {@link #next()} from one thread at a time. {@link #close()} stops the workers and frees
+ * the memory that libtorch has released (the rest as its tensors die).
+ */
+public final class BatchLoader implements AutoCloseable {
+    /** Batches the caller may hold on to besides the prefetched ones. */
+    private static final int HELD_BATCHES = 2;
+    /** The bad-file fraction is judged once this many distinct files (or all of them) have been tried. */
+    private static final int MIN_FILES_TRIED = 100;
+    private static final long STALL_GC_NANOS = TimeUnit.SECONDS.toNanos(1);
+
+    private final ImageDataset dataset;
+    private final List<ViewSpec> views;
+    private final MaskingStrategy masking;
+    private final int gridSize;
+    private final LoaderConfig config;
+    private final int batchSize;
+    private final int batchesPerEpoch;
+    private final long firstBatch;
+    private final PixelNormalizer[] normalizers;
+    private final BlockPool pool;
+    private final BadFiles badFiles;
+    private final EpochOrders orders;
+    private final Thread[] workers;
+
+    private final ReentrantLock lock = new ReentrantLock();
+    private final Condition changed = lock.newCondition();
+    // guarded by lock
+    private final ArrayDeque<Pending> pending = new ArrayDeque<>();
+    private long consumed;   // sequence number of the next batch next() returns
+    private long opened;     // sequence number of the next batch to open
+    private Pending claiming;
+    private int nextSlot;
+    private boolean closed;
+    private DataException failure;
+    /** Set when close() begins; read by workers outside the lock. */
+    private volatile boolean stopping;
+    /** How long next() waits for the caller to release batch memory before it fails (shorter in tests). */
+    long stallTimeoutNanos = TimeUnit.SECONDS.toNanos(10);
+
+    private BatchLoader(ImageDataset dataset, List<ViewSpec> views, MaskingStrategy masking, int gridSize,
+                        LoaderConfig config) {
+        this.dataset = dataset;
+        this.views = List.copyOf(views);
+        this.masking = masking;
+        this.gridSize = gridSize;
+        this.config = config;
+        this.batchSize = config.batchSize();
+        this.batchesPerEpoch = dataset.size() / batchSize;
+        this.firstBatch = (long) config.startEpoch() * batchesPerEpoch + config.startBatch();
+        this.normalizers = this.views.stream().map(v -> new PixelNormalizer(v.normalization())).toArray(PixelNormalizer[]::new);
+        long[] partBytes = new long[this.views.size() + 1];
+        for (int i = 0; i < this.views.size(); i++) {
+            long s = this.views.get(i).size();
+            partBytes[i] = Math.multiplyExact(Math.multiplyExact((long) batchSize * 3, s * s), Float.BYTES);
+        }
+        partBytes[this.views.size()] = (long) batchSize * gridSize * gridSize;
+        this.pool = new BlockPool(partBytes, config.prefetch() + HELD_BATCHES, this::signal);
+        this.badFiles = new BadFiles();
+        this.orders = new EpochOrders();
+        this.workers = new Thread[config.workers()];
+        for (int i = 0; i < workers.length; i++) {
+            workers[i] = Thread.ofPlatform().daemon().name("mvp-data-worker-" + i).unstarted(this::work);
+        }
+    }
+
+    /**
+     * Starts a loader; its workers begin filling batches at once.
+     *
+     * @param views    the views each sample yields, e.g. the student's and the teacher's; at least one
+     * @param masking  draws each sample's mask on a {@code gridSize x gridSize} patch grid
+     * @throws DataException if the dataset holds fewer images than one batch
+     */
+    public static BatchLoader open(ImageDataset dataset, List<ViewSpec> views, MaskingStrategy masking, int gridSize,
+                                   LoaderConfig config) {
+        Objects.requireNonNull(dataset, "dataset");
+        Objects.requireNonNull(masking, "masking");
+        Objects.requireNonNull(config, "config");
+        if (views.isEmpty()) throw new IllegalArgumentException("at least one view is needed");
+        if (gridSize < 1) throw new IllegalArgumentException("gridSize must be >= 1, got " + gridSize);
+        if (dataset.size() < config.batchSize()) {
+            throw new DataException(dataset.describe() + " has fewer images than one batch of " + config.batchSize());
+        }
+        Torch.init();
+        BatchLoader loader = new BatchLoader(dataset, views, masking, gridSize, config);
+        for (Thread t : loader.workers) t.start();
+        return loader;
+    }
+
+    /** Full batches per epoch: {@code dataset.size() / batchSize} (the remainder is dropped). */
+    public int batchesPerEpoch() {
+        return batchesPerEpoch;
+    }
+
+    /** Distinct files that failed to decode so far (each was reported once and is skipped from then on). */
+    public long badFiles() {
+        return badFiles.count();
+    }
+
+    /**
+     * The next batch, waiting for the workers if needed. Batches run on across epoch boundaries without end.
+     *
+     * @throws DataException         if too many files failed to decode, a worker failed, or the caller holds on to
+     *                               the memory of too many earlier batches
+     * @throws IllegalStateException if the loader is closed
+     */
+    public Batch next() {
+        Pending batch = take();
+        if (batch.error != null) {
+            DataException e = batch.error instanceof DataException d ? new DataException(d.getMessage(), d)
+                    : new DataException("data worker failed: " + batch.error, batch.error);
+            lock.lock();
+            try {
+                if (failure == null) failure = e;
+                changed.signalAll();
+            } finally {
+                lock.unlock();
+            }
+            pool.giveBack(batch.block);
+            throw e;
+        }
+        return wrap(batch);
+    }
+
+    private Pending take() {
+        lock.lock();
+        try {
+            long stalledSince = -1;
+            boolean collected = false;
+            while (true) {
+                if (closed) throw new IllegalStateException("the batch loader is closed");
+                if (failure != null) throw new DataException(failure.getMessage(), failure);
+                Pending head = pending.peek();
+                if (head != null && head.remaining == 0) {
+                    pending.poll();
+                    consumed++;
+                    changed.signalAll();
+                    return head;
+                }
+                if (head == null && pool.exhausted()) {
+                    // every buffer is held by tensors of batches already handed out
+                    long now = System.nanoTime();
+                    if (stalledSince < 0) stalledSince = now;
+                    if (!collected && now - stalledSince > Math.min(STALL_GC_NANOS, stallTimeoutNanos / 2)) {
+                        collected = true;
+                        System.gc(); // tensors only reachable from garbage are freed by JavaCPP after a collection
+                    } else if (now - stalledSince > stallTimeoutNanos) {
+                        throw new DataException("all " + pool.capacity() + " batch buffers are still used by tensors of"
+                                + " earlier batches: close each batch's tensors (run each step inside a PointerScope)"
+                                + "; the loader lends at most prefetch + " + HELD_BATCHES + " batches");
+                    }
+                } else {
+                    stalledSince = -1;
+                }
+                changed.await(100, TimeUnit.MILLISECONDS);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new DataException("interrupted while waiting for a batch", e);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Makes the batch's tensors on the calling thread, so they join its PointerScope. */
+    private Batch wrap(Pending p) {
+        Pointer[] parts = p.block.lend();
+        Tensor[] tensors = new Tensor[parts.length];
+        int made = 0;
+        try {
+            for (; made < views.size(); made++) {
+                long s = views.get(made).size();
+                tensors[made] = torch.from_blob(parts[made], new long[] {batchSize, 3, s, s}, BlockPool.deleter(),
+                        new TensorOptions(ScalarType.Float));
+            }
+            tensors[made] = torch.from_blob(parts[made], new long[] {batchSize, (long) gridSize * gridSize},
+                    BlockPool.deleter(), new TensorOptions(ScalarType.Bool));
+            made++;
+        } catch (RuntimeException | Error e) {
+            for (int i = made; i < parts.length; i++) p.block.releasePart(); // never reached libtorch
+            for (int i = 0; i < made; i++) tensors[i].close();              // their deleters release the rest
+            throw e;
+        }
+        return new Batch(p.epoch, p.batchInEpoch, Arrays.copyOf(tensors, views.size()), tensors[views.size()],
+                p.indices, p.labels, List.of(p.crops));
+    }
+
+    /** Stops the workers and frees the pooled memory; memory still used by tensors is freed when they are. */
+    @Override public void close() {
+        lock.lock();
+        try {
+            if (closed) return;
+            closed = true;
+            stopping = true;
+            changed.signalAll();
+        } finally {
+            lock.unlock();
+        }
+        boolean stopped = true;
+        for (Thread t : workers) {
+            t.interrupt();
+            try {
+                t.join(TimeUnit.SECONDS.toMillis(30));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            stopped &= !t.isAlive();
+        }
+        lock.lock();
+        try {
+            // a worker that did not stop may still write into its batch: leave that memory alone
+            if (stopped) for (Pending p : pending) pool.giveBack(p.block);
+            pending.clear();
+        } finally {
+            lock.unlock();
+        }
+        pool.close();
+    }
+
+    /** The pool of batch memory, for tests. */
+    BlockPool pool() {
+        return pool;
+    }
+
+    // ---- workers ----
+
+    /** A batch being filled: its block and, per slot, the sample that went in. */
+    private final class Pending {
+        final int epoch;
+        final long batchInEpoch;
+        final BlockPool.Block block;
+        final int[] indices = new int[batchSize];
+        final int[] labels = new int[batchSize];
+        final CropBox[] crops = new CropBox[batchSize];
+        int remaining = batchSize; // guarded by lock
+        Throwable error;           // guarded by lock
+
+        Pending(long sequence, BlockPool.Block block) {
+            long absolute = firstBatch + sequence;
+            this.epoch = Math.toIntExact(absolute / batchesPerEpoch);
+            this.batchInEpoch = absolute % batchesPerEpoch;
+            this.block = block;
+        }
+    }
+
+    /** Per-worker scratch memory, reused for every sample. */
+    private final class Scratch {
+        final Resampler resampler = new Resampler();
+        final byte[] rgb;
+        final float[] planes;
+
+        Scratch() {
+            int largest = views.stream().mapToInt(ViewSpec::size).max().orElseThrow();
+            rgb = new byte[3 * largest * largest];
+            planes = new float[3 * largest * largest];
+        }
+    }
+
+    private void work() {
+        Scratch scratch = new Scratch();
+        while (true) {
+            Pending batch;
+            int slot;
+            lock.lock();
+            try {
+                while (true) {
+                    if (closed || failure != null) return;
+                    if (claiming != null && nextSlot < batchSize) {
+                        batch = claiming;
+                        slot = nextSlot++;
+                        break;
+                    }
+                    BlockPool.Block block = opened < consumed + config.prefetch() ? pool.tryAcquire() : null;
+                    if (block != null) {
+                        claiming = new Pending(opened++, block);
+                        nextSlot = 0;
+                        pending.add(claiming);
+                    } else {
+                        changed.await();
+                    }
+                }
+            } catch (InterruptedException e) {
+                return;
+            } finally {
+                lock.unlock();
+            }
+            Throwable error = null;
+            try {
+                fill(batch, slot, scratch);
+            } catch (Throwable t) {
+                error = t;
+            }
+            lock.lock();
+            try {
+                if (error != null && batch.error == null) batch.error = error;
+                if (--batch.remaining == 0) changed.signalAll();
+            } finally {
+                lock.unlock();
+            }
+        }
+    }
+
+    private void signal() {
+        lock.lock();
+        try {
+            changed.signalAll();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Decodes, augments and writes sample {@code slot} of {@code batch}. */
+    private void fill(Pending batch, int slot, Scratch scratch) {
+        int n = dataset.size();
+        long position = batch.batchInEpoch * batchSize + slot;
+        int index = -1;
+        try {
+            int[] order = orders.of(batch.epoch);
+            RgbImage image = null;
+            for (int k = 0; k < n && image == null; k++) {
+                index = order[(int) ((position + k) % n)];
+                image = badFiles.decode(index);
+            }
+            if (image == null) {
+                throw new DataException("none of the " + n + " images of " + dataset.describe() + " could be decoded");
+            }
+            SplittableRandom rng = new SplittableRandom(sampleSeed(config.seed(), batch.epoch, position));
+            CropBox box = config.crop().sample(image.width(), image.height(), rng);
+            box = box.withFlip(rng.nextDouble() < config.flipProbability());
+            boolean[] mask = masking.sample(gridSize, gridSize, rng);
+            if (mask.length != gridSize * gridSize) {
+                throw new IllegalStateException("masking " + masking.name() + " returned " + mask.length + " flags for a "
+                        + gridSize + "x" + gridSize + " grid");
+            }
+            MemorySegment memory = batch.block.segment;
+            for (int v = 0; v < views.size(); v++) {
+                ViewSpec view = views.get(v);
+                int s = view.size();
+                scratch.resampler.resizeInto(image, box, s, s, view.interpolation(), scratch.rgb);
+                normalizers[v].toPlanar(scratch.rgb, s, s, box.flip(), scratch.planes);
+                long at = batch.block.offset(v) + (long) slot * 3 * s * s * Float.BYTES;
+                MemorySegment.copy(scratch.planes, 0, memory, ValueLayout.JAVA_FLOAT, at, 3 * s * s);
+            }
+            long maskAt = batch.block.offset(views.size()) + (long) slot * mask.length;
+            for (int j = 0; j < mask.length; j++) memory.set(ValueLayout.JAVA_BYTE, maskAt + j, (byte) (mask[j] ? 1 : 0));
+            batch.indices[slot] = index;
+            batch.labels[slot] = dataset.label(index);
+            batch.crops[slot] = box;
+        } catch (DataException e) {
+            throw e;
+        } catch (RuntimeException e) {
+            throw new DataException("data worker failed on " + (index < 0 ? "sample" : dataset.path(index)) + " (epoch "
+                    + batch.epoch + ", position " + position + "): " + e, e);
+        }
+    }
+
+    // ---- seeds ----
+
+    private static final long ORDER_STREAM = 0x6F72646572L; // "order"
+    private static final long SAMPLE_STREAM = 0x73616D706CL; // "sampl"
+
+    /** The seed of epoch {@code epoch}'s order. */
+    static long orderSeed(long seed, int epoch) {
+        return mix(seed, epoch, ORDER_STREAM, 0);
+    }
+
+    /** The seed of the generator of the sample at {@code position} of epoch {@code epoch}'s order. */
+    static long sampleSeed(long seed, int epoch, long position) {
+        return mix(seed, epoch, SAMPLE_STREAM, position);
+    }
+
+    private static long mix(long seed, long epoch, long stream, long position) {
+        long h = mix64(seed ^ 0x9E3779B97F4A7C15L);
+        h = mix64(h ^ mix64(stream + epoch * 0xBF58476D1CE4E5B9L));
+        return mix64(h ^ mix64(position + 0x94D049BB133111EBL));
+    }
+
+    /** Stafford's variant 13 of MurmurHash3's finaliser (SplittableRandom's mixer): a bijection with full avalanche. */
+    private static long mix64(long z) {
+        z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
+        z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
+        return z ^ (z >>> 31);
+    }
+
+    /** The permutation of each epoch, cached for the few epochs in flight. */
+    private final class EpochOrders {
+        private final Map<Integer, int[]> cache = new LinkedHashMap<>(4, 0.75f, true) {
+            @Override protected boolean removeEldestEntry(Map.Entry<Integer, int[]> eldest) {
+                return size() > 3;
+            }
+        };
+
+        synchronized int[] of(int epoch) {
+            return cache.computeIfAbsent(epoch, e -> permutation(dataset.size(), orderSeed(config.seed(), e)));
+        }
+    }
+
+    /** A Fisher-Yates shuffle of {@code [0, n)}. */
+    static int[] permutation(int n, long seed) {
+        SplittableRandom rng = new SplittableRandom(seed);
+        int[] p = new int[n];
+        for (int i = 0; i < n; i++) p[i] = i;
+        for (int i = n - 1; i > 0; i--) {
+            int j = rng.nextInt(i + 1);
+            int t = p[i];
+            p[i] = p[j];
+            p[j] = t;
+        }
+        return p;
+    }
+
+    // ---- bad files ----
+
+    /** Decodes files, remembering and reporting (once) those that fail, and enforcing maxBadFraction. */
+    private final class BadFiles {
+        private final BitSet tried = new BitSet();
+        private final BitSet bad = new BitSet();
+        private long triedCount, badCount;
+        private String lastBad;
+
+        synchronized long count() {
+            return badCount;
+        }
+
+        /** The decoded image, or {@code null} if the file is bad. */
+        RgbImage decode(int index) {
+            synchronized (this) {
+                if (bad.get(index)) return null;
+            }
+            try {
+                RgbImage image = config.decoder().decode(dataset.path(index));
+                String tooMany;
+                synchronized (this) {
+                    markTried(index);
+                    tooMany = verdict();
+                }
+                // judged on good files too: the last bad file may be met before enough files were tried
+                if (tooMany != null) throw new DataException(tooMany);
+                return image;
+            } catch (DecodeException e) {
+                if (stopping) throw new DataException("the batch loader is closing"); // e.g. a read interrupted by close()
+                boolean first;
+                String tooMany;
+                synchronized (this) {
+                    first = !bad.get(index);
+                    if (first) {
+                        bad.set(index);
+                        badCount++;
+                        lastBad = e.getMessage();
+                        markTried(index);
+                    }
+                    tooMany = verdict();
+                }
+                if (first) config.warnings().accept("skipping undecodable image " + e.getMessage());
+                if (tooMany != null) throw new DataException(tooMany);
+                return null;
+            }
+        }
+
+        private void markTried(int index) {
+            if (!tried.get(index)) {
+                tried.set(index);
+                triedCount++;
+            }
+        }
+
+        /** The error message when too many of the files tried so far were bad, else {@code null}. */
+        private String verdict() {
+            long judgedAfter = Math.min(MIN_FILES_TRIED, dataset.size());
+            if (badCount == 0 || triedCount < judgedAfter || badCount <= config.maxBadFraction() * triedCount) {
+                return null;
+            }
+            return badCount + " of the " + triedCount + " images tried so far could not be decoded, more than"
+                    + " maxBadFraction " + config.maxBadFraction() + " allows, in " + dataset.describe()
+                    + "; last: " + lastBad;
+        }
+    }
+}
