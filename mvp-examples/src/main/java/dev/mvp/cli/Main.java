@@ -1,0 +1,76 @@
+package dev.mvp.cli;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.io.PrintWriter;
+
+/**
+ * The {@code mvp} command line. Exit codes: 0 success, 1 runtime error (bad data, bad checkpoint, I/O), 2 usage
+ * error (unknown or malformed flag). Errors are one line on stderr; {@code --verbose} adds the stack trace.
+ */
+@Command(name = "mvp", mixinStandardHelpOptions = true, version = "mvp 0.1.0",
+        description = "Masked image modeling guided by multimodal teachers (MVP, Wei et al. 2022) on libtorch.",
+        subcommands = {PretrainCommand.class, CommandLine.HelpCommand.class})
+public final class Main implements Runnable {
+
+    /** Exit code of a runtime error. */
+    public static final int RUNTIME_ERROR = 1;
+    /** Exit code of a usage error. */
+    public static final int USAGE_ERROR = 2;
+
+    @Option(names = "--verbose", scope = CommandLine.ScopeType.INHERIT,
+            description = "Print stack traces with errors.")
+    boolean verbose;
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override public void run() {
+        throw new CommandLine.ParameterException(spec.commandLine(), "a subcommand is required (try: mvp pretrain --help)");
+    }
+
+    public static void main(String[] args) {
+        System.exit(run(new PrintWriter(System.out, true), new PrintWriter(System.err, true), args));
+    }
+
+    /** Runs the command line with the given streams; returns the exit code (for tests and embedding). */
+    public static int run(PrintWriter out, PrintWriter err, String... args) {
+        boolean verbose = java.util.Arrays.asList(args).contains("--verbose");
+        CommandLine cli = new CommandLine(new Main());
+        cli.setOut(out);
+        cli.setErr(err);
+        cli.setCaseInsensitiveEnumValuesAllowed(true);
+        cli.setParameterExceptionHandler((ex, a) -> {
+            String command = ex.getCommandLine().getCommandName();
+            err.println(("mvp".equals(command) ? "mvp" : "mvp " + command) + ": " + ex.getMessage().lines().findFirst().orElse(""));
+            err.println("(see: mvp " + ("mvp".equals(command) ? "" : command + " ") + "--help)");
+            if (verbose) ex.printStackTrace(err);
+            err.flush();
+            return USAGE_ERROR;
+        });
+        cli.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
+            err.println("mvp " + commandLine.getCommandName() + ": error: " + oneLine(ex));
+            if (verbose) ex.printStackTrace(err);
+            err.flush();
+            return ex instanceof UsageException ? USAGE_ERROR : RUNTIME_ERROR;
+        });
+        return cli.execute(args);
+    }
+
+    /** The first line of the most informative message in the cause chain. */
+    static String oneLine(Throwable ex) {
+        Throwable t = ex;
+        while (t.getMessage() == null && t.getCause() != null) t = t.getCause();
+        String message = t.getMessage() == null ? t.getClass().getSimpleName() : t.getMessage();
+        return message.lines().findFirst().orElse(message).strip();
+    }
+
+    /** A usage problem found after parsing (e.g. conflicting flags): exit code 2. */
+    public static final class UsageException extends RuntimeException {
+        public UsageException(String message) {
+            super(message);
+        }
+    }
+}

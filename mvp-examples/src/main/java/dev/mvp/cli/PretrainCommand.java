@@ -1,0 +1,249 @@
+package dev.mvp.cli;
+
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.PropertyNamingStrategies;
+import dev.mvp.api.Recipe;
+import dev.mvp.data.ImageDataset;
+import dev.mvp.data.ImageFolder;
+import dev.mvp.train.Checkpoints;
+import dev.mvp.train.PretrainConfig;
+import dev.mvp.train.Pretrainer;
+import dev.mvp.train.Recipes;
+import dev.mvp.train.RunSummary;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.LocalDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.concurrent.Callable;
+
+import static dev.mvp.train.PretrainConfig.*;
+
+/** {@code mvp pretrain}: MVP pre-training; with no flags, a short real run on the embedded CIFAR-10 sample. */
+@Command(name = "pretrain", mixinStandardHelpOptions = true, showDefaultValues = true, sortOptions = false,
+        description = {
+                "MVP pre-training: a ViT student learns to predict a frozen CLIP teacher's per-token features of the",
+                "unmasked image from a blockwise-masked view (cosine alignment, equation 9 of the paper).",
+                "With no flags: a short real run on the embedded CIFAR-10 sample with ViT-Ti and a random teacher.",
+                "Paper scale: --model base --img-size 224 --patch-size 16 --batch-size 2048 --epochs 300 --teacher CLIP.safetensors"})
+final class PretrainCommand implements Callable<Integer> {
+
+    @Option(names = "--data", paramLabel = "DIR", defaultValue = "${sys:mvp.home:-.}/data/cifar10-sample",
+            description = "Image folder: class sub-folders (ImageNet layout) or one flat folder of JPEG/PNG files.")
+    Path data;
+
+    @Option(names = "--teacher", paramLabel = "FILE|random", defaultValue = DEFAULT_TEACHER,
+            description = "CLIP weights (safetensors, OpenAI layout) or 'random': a deterministic random small "
+                    + "CLIP-layout teacher that checks the wiring, not the semantics.")
+    String teacher;
+
+    @Option(names = "--model", paramLabel = "NAME", defaultValue = DEFAULT_MODEL,
+            description = "Student: tiny, small, base or large (the paper: base and large).")
+    String model;
+
+    @Option(names = "--img-size", paramLabel = "N", defaultValue = "" + DEFAULT_IMAGE_SIZE,
+            description = "Input side in pixels (the paper: 224).")
+    int imageSize;
+
+    @Option(names = "--patch-size", paramLabel = "N", defaultValue = "" + DEFAULT_PATCH_SIZE,
+            description = "Patch side in pixels (the paper: 16).")
+    int patchSize;
+
+    @Option(names = "--mask-patches", paramLabel = "N", defaultValue = "" + DEFAULT_MASK_PATCHES,
+            description = "Masked patches at a 14x14 grid (the paper: 75 of 196), scaled for other grids.")
+    int maskPatches;
+
+    @Option(names = "--batch-size", paramLabel = "N", defaultValue = "" + DEFAULT_BATCH_SIZE,
+            description = "Images per step (the paper: 2048).")
+    int batchSize;
+
+    @Option(names = "--steps", paramLabel = "N", defaultValue = "" + DEFAULT_STEPS,
+            description = "Optimisation steps (ignored when --epochs is given).")
+    long steps;
+
+    @Option(names = "--epochs", paramLabel = "N",
+            description = "Passes over the data instead of --steps (the paper: 300).")
+    Integer epochs;
+
+    @Option(names = "--lr", paramLabel = "LR", defaultValue = "" + DEFAULT_LR,
+            description = "Peak learning rate after warm-up (the paper: 1.5e-3).")
+    double lr;
+
+    @Option(names = "--min-lr", paramLabel = "LR", defaultValue = "" + DEFAULT_MIN_LR,
+            description = "Learning rate at the end of the cosine decay (BEiT: 1e-5).")
+    double minLr;
+
+    @Option(names = "--weight-decay", paramLabel = "WD", defaultValue = "" + DEFAULT_WEIGHT_DECAY,
+            description = "AdamW weight decay, not applied to biases, norms and position/CLS/mask tokens (the paper: 0.05).")
+    double weightDecay;
+
+    @Option(names = "--warmup-steps", paramLabel = "N", defaultValue = "" + DEFAULT_WARMUP_STEPS,
+            description = "Linear warm-up steps from 0 to --lr.")
+    long warmupSteps;
+
+    @Option(names = "--clip-grad", paramLabel = "NORM", defaultValue = "" + DEFAULT_CLIP_GRAD,
+            description = "Gradient-norm clipping (BEiT: 3.0); 0 disables it.")
+    double clipGrad;
+
+    @Option(names = "--seed", paramLabel = "N", defaultValue = "" + DEFAULT_SEED,
+            description = "Seed of the student's init, data order, crops, flips and masks.")
+    long seed;
+
+    @Option(names = "--out", paramLabel = "DIR",
+            description = "Run folder for config.json, metrics.jsonl and checkpoints/ (default: runs/pretrain-<time>, "
+                    + "or the resumed run's folder).")
+    Path out;
+
+    @Option(names = "--resume", paramLabel = "DIR|auto",
+            description = "Continue a run: its folder or one of its checkpoint folders; 'auto' resumes --out if it "
+                    + "holds a checkpoint and starts fresh otherwise.")
+    String resume;
+
+    @Option(names = "--threads", paramLabel = "N", defaultValue = "0",
+            description = "libtorch/OpenBLAS threads (0: all cores).")
+    int threads;
+
+    @Option(names = "--workers", paramLabel = "N", defaultValue = "0",
+            description = "Data-loading threads (0: all cores).")
+    int workers;
+
+    @Option(names = "--checkpoint-every", paramLabel = "N", defaultValue = "0",
+            description = "Write a checkpoint every N steps (0: only at the end).")
+    long checkpointEvery;
+
+    @Option(names = "--keep-checkpoints", paramLabel = "K", defaultValue = "" + DEFAULT_KEEP_CHECKPOINTS,
+            description = "Keep the newest K checkpoints.")
+    int keepCheckpoints;
+
+    @Option(names = "--max-bad-fraction", paramLabel = "F", defaultValue = "" + DEFAULT_MAX_BAD_FRACTION,
+            description = "Stop when more than this fraction of the images read fail to decode.")
+    double maxBadFraction;
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override public Integer call() {
+        PrintWriter out = spec.commandLine().getOut();
+        Path checkpoint = resumeCheckpoint();
+        PretrainConfig config = configuration(checkpoint);
+
+        ImageDataset dataset = ImageFolder.open(config.data());
+        out.println("mvp pretrain: " + dataset.describe());
+        if (config.teacher().equals("random")) {
+            out.println("mvp pretrain: teacher 'random': a randomly initialised CLIP-layout ViT (seed "
+                    + Recipes.RANDOM_TEACHER_SEED + "); it checks the wiring, not the semantics");
+        }
+        Recipe recipe = Recipes.mvp(config);
+        out.println(recipe.describe());
+        out.println("mvp pretrain: writing to " + config.out().toAbsolutePath()
+                + (checkpoint == null ? "" : " (resuming from " + checkpoint + ")"));
+        ConsoleProgress progress = new ConsoleProgress(out, spec.commandLine().getErr());
+        RunSummary s = Pretrainer.run(config, recipe, dataset, checkpoint, progress);
+        out.printf("mvp pretrain: done: %d steps in %s, loss %.4f -> %.4f (mean of first/last 10 steps %.4f -> %.4f), "
+                        + "%d bad files skipped, %d steps skipped; metrics %s, checkpoint %s%n",
+                s.steps(), ConsoleProgress.duration(s.seconds()), s.firstLoss(), s.lastLoss(), s.meanLossFirst10(),
+                s.meanLossLast10(), s.badFiles(), s.skippedSteps(), config.out().resolve("metrics.jsonl"), s.checkpoint());
+        if (config.teacher().equals("random")) {
+            out.println("mvp pretrain: note: with the random teacher this run checks the wiring, not the semantics; "
+                    + "pass --teacher with CLIP weights for real targets");
+        }
+        return 0;
+    }
+
+    /** The checkpoint to resume from, or null for a fresh run; sets the run folder when --out is not given. */
+    private Path resumeCheckpoint() {
+        if (resume == null) {
+            if (out != null && Checkpoints.latest(out).isPresent()) {
+                throw new Main.UsageException("--out " + out + " already holds a run: pass --resume " + out
+                        + " to continue it, or choose another --out");
+            }
+            return null;
+        }
+        if (resume.equals("auto")) {
+            if (out == null) throw new Main.UsageException("--resume auto needs --out DIR");
+            return Checkpoints.latest(out).orElse(null);
+        }
+        Path arg = Path.of(resume);
+        if (!Files.exists(arg)) throw new Main.UsageException("--resume " + resume + ": no such folder");
+        Path checkpoint = Checkpoints.resolve(arg);
+        if (out == null) {
+            Path parent = checkpoint.getParent();
+            out = parent != null && parent.getFileName().toString().equals("checkpoints") ? parent.getParent() : arg;
+        }
+        return checkpoint;
+    }
+
+    /** The run's configuration: the flags, or, when resuming, the run's saved configuration with the flags given now. */
+    private PretrainConfig configuration(Path checkpoint) {
+        try {
+            if (out == null) {
+                out = Path.of("runs", "pretrain-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
+            }
+            PretrainConfig.Builder b;
+            Path saved = out.resolve("config.json");
+            if (checkpoint != null && Files.isRegularFile(saved)) {
+                b = readSaved(saved).toBuilder();
+                applyGiven(b);
+            } else {
+                b = PretrainConfig.builder(data, out);
+                applyAll(b);
+            }
+            return b.out(out).build();
+        } catch (IllegalArgumentException e) {
+            throw new Main.UsageException(e.getMessage());
+        }
+    }
+
+    private void applyAll(PretrainConfig.Builder b) {
+        if (epochs != null && spec.commandLine().getParseResult().hasMatchedOption("--steps")) {
+            throw new IllegalArgumentException("give --steps or --epochs, not both");
+        }
+        b.data(data).teacher(teacher).model(model).imageSize(imageSize).patchSize(patchSize).maskPatches(maskPatches)
+                .batchSize(batchSize).lr(lr).minLr(minLr).weightDecay(weightDecay).warmupSteps(warmupSteps)
+                .clipGrad(clipGrad).seed(seed).threads(threads).workers(workers).checkpointEvery(checkpointEvery)
+                .keepCheckpoints(keepCheckpoints).maxBadFraction(maxBadFraction);
+        if (epochs != null) b.epochs(epochs);
+        else b.steps(steps);
+    }
+
+    /** Applies only the flags given on this command line (resuming keeps the saved values of the others). */
+    private void applyGiven(PretrainConfig.Builder b) {
+        var given = spec.commandLine().getParseResult();
+        if (given.hasMatchedOption("--data")) b.data(data);
+        if (given.hasMatchedOption("--teacher")) b.teacher(teacher);
+        if (given.hasMatchedOption("--model")) b.model(model);
+        if (given.hasMatchedOption("--img-size")) b.imageSize(imageSize);
+        if (given.hasMatchedOption("--patch-size")) b.patchSize(patchSize);
+        if (given.hasMatchedOption("--mask-patches")) b.maskPatches(maskPatches);
+        if (given.hasMatchedOption("--batch-size")) b.batchSize(batchSize);
+        if (given.hasMatchedOption("--steps")) b.steps(steps);
+        if (given.hasMatchedOption("--epochs")) b.epochs(epochs);
+        if (given.hasMatchedOption("--lr")) b.lr(lr);
+        if (given.hasMatchedOption("--min-lr")) b.minLr(minLr);
+        if (given.hasMatchedOption("--weight-decay")) b.weightDecay(weightDecay);
+        if (given.hasMatchedOption("--warmup-steps")) b.warmupSteps(warmupSteps);
+        if (given.hasMatchedOption("--clip-grad")) b.clipGrad(clipGrad);
+        if (given.hasMatchedOption("--seed")) b.seed(seed);
+        if (given.hasMatchedOption("--threads")) b.threads(threads);
+        if (given.hasMatchedOption("--workers")) b.workers(workers);
+        if (given.hasMatchedOption("--checkpoint-every")) b.checkpointEvery(checkpointEvery);
+        if (given.hasMatchedOption("--keep-checkpoints")) b.keepCheckpoints(keepCheckpoints);
+        if (given.hasMatchedOption("--max-bad-fraction")) b.maxBadFraction(maxBadFraction);
+    }
+
+    private static PretrainConfig readSaved(Path configJson) {
+        ObjectMapper json = new ObjectMapper().setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
+                .configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false);
+        try {
+            return json.treeToValue(json.readTree(configJson.toFile()).path("config"), PretrainConfig.class);
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot read the resumed run's configuration " + configJson + ": " + e.getMessage(), e);
+        }
+    }
+}

@@ -1,0 +1,92 @@
+package dev.mvp.train;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.PropertyNamingStrategies;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
+import java.io.BufferedWriter;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/** The files of a run folder besides checkpoints: {@code config.json} and {@code metrics.jsonl}. */
+public final class RunFiles implements AutoCloseable {
+    static final ObjectMapper JSON = new ObjectMapper()
+            .setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
+            .findAndRegisterModules();
+    private static final ObjectMapper PRETTY = JSON.copy().enable(SerializationFeature.INDENT_OUTPUT);
+
+    private final Path runDir;
+    private final BufferedWriter metrics;
+
+    private RunFiles(Path runDir, BufferedWriter metrics) {
+        this.runDir = runDir;
+        this.metrics = metrics;
+    }
+
+    /**
+     * Opens the run folder for writing. Metrics lines past {@code keepUpToStep} (written by an invocation that died
+     * after its last checkpoint) are dropped, so a resumed run's metrics read as one uninterrupted run.
+     */
+    public static RunFiles open(Path runDir, long keepUpToStep) {
+        try {
+            Files.createDirectories(runDir);
+            Path file = runDir.resolve("metrics.jsonl");
+            if (Files.exists(file)) {
+                List<String> kept = new ArrayList<>();
+                for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
+                    if (line.isBlank()) continue;
+                    try {
+                        if (JSON.readTree(line).path("step").asLong(Long.MAX_VALUE) <= keepUpToStep) kept.add(line);
+                    } catch (IOException malformed) {
+                        // a line cut short by a kill: drop it
+                    }
+                }
+                Checkpoints.writeAtomically(file, kept.isEmpty() ? "" : String.join("\n", kept) + "\n");
+            }
+            return new RunFiles(runDir, Files.newBufferedWriter(file, StandardCharsets.UTF_8,
+                    StandardOpenOption.CREATE, StandardOpenOption.APPEND));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot open run folder " + runDir + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Writes {@code config.json}: the resolved configuration, the recipe's parts and the environment. */
+    public void writeConfig(PretrainConfig config, String recipe, Map<String, Object> environment) {
+        ObjectNode root = PRETTY.createObjectNode();
+        root.set("config", PRETTY.valueToTree(config));
+        root.putPOJO("recipe", recipe.lines().map(String::strip).toList());
+        root.set("environment", PRETTY.valueToTree(environment));
+        try {
+            Checkpoints.writeAtomically(runDir.resolve("config.json"), PRETTY.writeValueAsString(root) + "\n");
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write " + runDir.resolve("config.json") + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Appends one line to {@code metrics.jsonl} and flushes it. */
+    public void append(StepMetrics m) {
+        try {
+            metrics.write(JSON.writeValueAsString(m));
+            metrics.newLine();
+            metrics.flush();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot append to " + runDir.resolve("metrics.jsonl") + ": " + e.getMessage(), e);
+        }
+    }
+
+    @Override public void close() {
+        try {
+            metrics.close();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+}

@@ -1,0 +1,16 @@
+package dev.mvp.train;
+
+import java.nio.file.Path;
+
+/** Receives a run's progress (the command line prints it; tests collect it). All methods default to no-ops. */
+public interface RunListener {
+    default void started(long firstStep, long totalSteps, String description) {}
+
+    default void step(StepMetrics metrics, long totalSteps) {}
+
+    default void checkpoint(Path folder) {}
+
+    default void warning(String line) {}
+
+    default void finished(RunSummary summary) {}
+}
