@@ -46,7 +46,7 @@ public record PretrainConfig(Path data, String teacher, String model, int imageS
     public static final int DEFAULT_PATCH_SIZE = 16;
     public static final int DEFAULT_MASK_PATCHES = 75;
     public static final int DEFAULT_BATCH_SIZE = 16;
-    public static final long DEFAULT_STEPS = 120;
+    public static final long DEFAULT_STEPS = 100;
     public static final double DEFAULT_LR = 1.5e-3;
     public static final double DEFAULT_MIN_LR = 1e-5;
     public static final double DEFAULT_WEIGHT_DECAY = 0.05;
