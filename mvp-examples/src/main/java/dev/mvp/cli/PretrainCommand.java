@@ -28,8 +28,8 @@ import static dev.mvp.train.PretrainConfig.*;
 /** {@code mvp pretrain}: MVP pre-training; with no flags, a short real run on the embedded CIFAR-10 sample. */
 @Command(name = "pretrain", mixinStandardHelpOptions = true, showDefaultValues = true, sortOptions = false,
         description = {
-                "MVP pre-training: a ViT student learns to predict a frozen CLIP teacher's per-token features of the",
-                "unmasked image from a blockwise-masked view (cosine alignment, equation 9 of the paper).",
+                "MVP pre-training: a ViT student learns to predict a frozen CLIP teacher's per-token features of the"
+                        + " unmasked image from a blockwise-masked view (cosine alignment, equation 9 of the paper).",
                 "With no flags: a short real run on the embedded CIFAR-10 sample with ViT-Ti and a random teacher.",
                 "Paper scale: --model base --img-size 224 --patch-size 16 --batch-size 2048 --epochs 300 --teacher CLIP.safetensors"})
 final class PretrainCommand implements Callable<Integer> {
