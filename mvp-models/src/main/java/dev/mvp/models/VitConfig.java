@@ -13,10 +13,10 @@ import java.util.Locale;
  * token, {@code width} more parameters, is not in timm's model and not counted):
  * <pre>
  * preset   width depth heads   patch 16      patch 14
- * tiny       192    12     3    5,524,416     5,541,888
- * small      384    12     6   21,665,664    21,689,472
- * base       768    12    12   85,798,656    85,844,736
- * large     1024    24    16  303,301,632   303,378,432
+ * tiny       192    12     3    5,524,416     5,501,376
+ * small      384    12     6   21,665,664    21,619,584
+ * base       768    12    12   85,798,656    85,706,496
+ * large     1024    24    16  303,301,632   303,178,752
  * </pre>
  * The /16 counts are timm's published ones; the /14 counts are those of the same timm model class built with
  * {@code patch_size=14} (a 16x16 grid: a smaller patch projection, a longer position embedding).
