@@ -1,0 +1,84 @@
+package dev.mvp.data;
+
+import dev.mvp.testing.TestPaths;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+class FileListDatasetTest {
+
+    @Test
+    void integerLabelsAreClassIndicesAndOrderIsTheLists(@TempDir Path dir) throws IOException {
+        Path images = TestPaths.sharedData().resolve("imagenet-sample");
+        Path list = Files.writeString(dir.resolve("train.txt"), """
+                # Caffe-style list: path and class index
+                n01443537_goldfish.JPEG 1
+                n01440764_tench.JPEG 0
+
+                n01484850_great_white_shark.JPEG\t2
+                """);
+        FileListDataset data = FileListDataset.open(list, images);
+        assertThat(data.size()).isEqualTo(3);
+        assertThat(data.path(0)).isEqualTo(images.toAbsolutePath().normalize().resolve("n01443537_goldfish.JPEG"));
+        assertThat(data.label(0)).isEqualTo(1);
+        assertThat(data.label(1)).isZero();
+        assertThat(data.path(2).getFileName()).hasToString("n01484850_great_white_shark.JPEG");
+        assertThat(data.label(2)).isEqualTo(2);
+        assertThat(data.classes()).containsExactly("0", "1", "2");
+        assertThat(data.describe()).endsWith("train.txt: 3 images, 3 classes");
+    }
+
+    @Test
+    void nameLabelsAreSortedIntoClassesAndPathsResolveAgainstTheListsFolder(@TempDir Path dir) throws IOException {
+        Files.createDirectories(dir.resolve("img dir"));
+        for (String f : new String[] {"a.jpg", "img dir/b c.png", "d.jpg"}) Files.writeString(dir.resolve(f), "x");
+        Path list = Files.writeString(dir.resolve("list.tsv"), "a.jpg\tzebra\nimg dir/b c.png\tant\n" + dir.resolve("d.jpg") + " zebra\n");
+        FileListDataset data = FileListDataset.open(list);
+        assertThat(data.classes()).containsExactly("ant", "zebra");
+        assertThat(data.label(0)).isEqualTo(1);
+        assertThat(data.path(1)).isEqualTo(dir.resolve("img dir/b c.png"));
+        assertThat(data.label(1)).isZero();
+        assertThat(data.path(2)).isEqualTo(dir.resolve("d.jpg"));
+    }
+
+    @Test
+    void anUnlabelledListHasNoClasses(@TempDir Path dir) throws IOException {
+        Files.writeString(dir.resolve("x.jpg"), "x");
+        Path list = Files.writeString(dir.resolve("list.txt"), "x.jpg\ny.jpg\nwith space.jpg\t\n");
+        FileListDataset data = FileListDataset.open(list);
+        assertThat(data.size()).isEqualTo(3);
+        assertThat(data.label(2)).isEqualTo(-1);
+        assertThat(data.path(2).getFileName()).hasToString("with space.jpg");
+        assertThat(data.classes()).isEmpty();
+        assertThat(data.describe()).endsWith("3 images, 0 classes (unlabelled)");
+    }
+
+    @Test
+    void badListsFailWithOneLineNamingTheFile(@TempDir Path dir) throws IOException {
+        Path missing = dir.resolve("missing.txt");
+        assertThatThrownBy(() -> FileListDataset.open(missing)).isInstanceOf(DataException.class)
+                .hasMessage("file list not found: " + missing);
+        Path empty = Files.writeString(dir.resolve("empty.txt"), "# nothing\n\n");
+        assertThatThrownBy(() -> FileListDataset.open(empty)).isInstanceOf(DataException.class)
+                .hasMessage("no images listed in " + empty);
+        Files.writeString(dir.resolve("a.jpg"), "x");
+        Path mixed = Files.writeString(dir.resolve("mixed.txt"), "a.jpg 3\nb.jpg\n");
+        assertThatThrownBy(() -> FileListDataset.open(mixed)).isInstanceOf(DataException.class)
+                .hasMessage(mixed + " line 2: has no label but line 1 has one; label every line or none");
+        Path wrongRoot = Files.writeString(dir.resolve("rooted.txt"), "a.jpg\n");
+        Path elsewhere = Files.createDirectory(dir.resolve("elsewhere"));
+        assertThatThrownBy(() -> FileListDataset.open(wrongRoot, elsewhere)).isInstanceOf(DataException.class)
+                .hasMessage("the first image listed in " + wrongRoot + " does not exist: " + elsewhere.resolve("a.jpg")
+                        + " (relative paths resolve against " + elsewhere + ")");
+        assertThatThrownBy(() -> FileListDataset.open(wrongRoot, dir.resolve("nope"))).isInstanceOf(DataException.class)
+                .hasMessage("root folder of file list " + wrongRoot + " not found: " + dir.resolve("nope"));
+        assertThatThrownBy(() -> FileListDataset.open(dir)).isInstanceOf(DataException.class)
+                .hasMessage("file list is not a file: " + dir);
+    }
+}
