@@ -44,6 +44,9 @@ import java.util.Locale;
  *       (no compositing, as PIL's {@code convert('RGB')}); 16-bit samples keep their high byte, as PIL does for
  *       RGB. Deviation: PIL clips 16-bit grey to 255 (it goes through mode "I"); here it keeps the high byte too.</li>
  *   <li>Grey images come out with three equal channels.</li>
+ *   <li>The EXIF orientation of a JPEG (APP1) or PNG ({@code eXIf}) is applied, as PIL's
+ *       {@code ImageOps.exif_transpose}, unless turned off: torchvision's loader itself does not apply it, so
+ *       {@code new ImageIoDecoder(maxPixels, false)} gives exactly its pixels for rotated photos.</li>
  * </ul>
  * Thread-safe; each call uses its own reader.
  */
@@ -56,21 +59,41 @@ public final class ImageIoDecoder implements ImageDecoder {
     private static final byte[] PNG_SIGNATURE = {(byte) 0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
 
     private final long maxPixels;
+    private final boolean exifOrientation;
 
-    /** A decoder that refuses images larger than {@link #PIL_MAX_PIXELS}. */
+    /** A decoder that applies EXIF orientation and refuses images larger than {@link #PIL_MAX_PIXELS}. */
     public ImageIoDecoder() {
         this(PIL_MAX_PIXELS);
     }
 
-    /** A decoder that refuses images of more than {@code maxPixels} pixels (at most {@link #PIL_MAX_PIXELS}). */
+    /** A decoder that applies EXIF orientation and refuses images of more than {@code maxPixels} pixels. */
     public ImageIoDecoder(long maxPixels) {
+        this(maxPixels, true);
+    }
+
+    /**
+     * @param maxPixels       images with more pixels are refused (at most {@link #PIL_MAX_PIXELS})
+     * @param exifOrientation whether to turn images upright by their EXIF orientation
+     */
+    public ImageIoDecoder(long maxPixels, boolean exifOrientation) {
         if (maxPixels < 1 || maxPixels > PIL_MAX_PIXELS) {
             throw new IllegalArgumentException("maxPixels must be in [1, " + PIL_MAX_PIXELS + "], got " + maxPixels);
         }
         this.maxPixels = maxPixels;
+        this.exifOrientation = exifOrientation;
+    }
+
+    /** Whether EXIF orientation is applied. */
+    public boolean exifOrientation() {
+        return exifOrientation;
     }
 
     @Override public RgbImage decode(Path file) throws DecodeException {
+        return decode(readFile(file), file);
+    }
+
+    /** The bytes of {@code file}, or a {@link DecodeException} saying why they cannot be read. */
+    static byte[] readFile(Path file) throws DecodeException {
         byte[] bytes;
         try {
             long size = Files.size(file);
@@ -83,7 +106,7 @@ public final class ImageIoDecoder implements ImageDecoder {
         } catch (IOException e) {
             throw new DecodeException(file, "cannot read: " + (e.getMessage() != null ? e.getMessage() : e.toString()), e);
         }
-        return decode(bytes, file);
+        return bytes;
     }
 
     /**
@@ -94,15 +117,17 @@ public final class ImageIoDecoder implements ImageDecoder {
     public RgbImage decode(byte[] bytes, Path source) throws DecodeException {
         if (bytes.length == 0) throw new DecodeException(source, "empty file (0 bytes)");
         try {
-            if (bytes.length >= 3 && (bytes[0] & 0xFF) == 0xFF && (bytes[1] & 0xFF) == 0xD8 && (bytes[2] & 0xFF) == 0xFF) {
-                return decodeJpeg(bytes, source);
+            if (isJpeg(bytes)) {
+                RgbImage image = decodeJpeg(bytes, source);
+                return exifOrientation ? ExifOrientation.apply(image, ExifOrientation.ofJpeg(bytes)) : image;
             }
             String format = otherFormat(bytes);
             if (format == null) {
                 throw new DecodeException(source, "not a JPEG or PNG image (nor GIF, BMP, TIFF); it starts with "
                         + firstBytes(bytes));
             }
-            return decodeWithImageIo(bytes, source, format);
+            RgbImage image = decodeWithImageIo(bytes, source, format);
+            return exifOrientation && format.equals("PNG") ? ExifOrientation.apply(image, ExifOrientation.ofPng(bytes)) : image;
         } catch (IOException | RuntimeException e) {
             // ImageIO readers report bad data with IIOException but also with unchecked exceptions.
             throw new DecodeException(source, failure(e, bytes), e);
@@ -155,7 +180,12 @@ public final class ImageIoDecoder implements ImageDecoder {
         }
     }
 
-    private void checkSize(int width, int height, Path source) throws DecodeException {
+    /** True if {@code bytes} start like a JPEG file (SOI and a marker). */
+    static boolean isJpeg(byte[] bytes) {
+        return bytes.length >= 3 && (bytes[0] & 0xFF) == 0xFF && (bytes[1] & 0xFF) == 0xD8 && (bytes[2] & 0xFF) == 0xFF;
+    }
+
+    void checkSize(int width, int height, Path source) throws DecodeException {
         if (width < 1 || height < 1) throw new DecodeException(source, "image has no pixels (" + width + "x" + height + ")");
         long pixels = (long) width * height;
         if (pixels > maxPixels) {
@@ -246,7 +276,7 @@ public final class ImageIoDecoder implements ImageDecoder {
         return (type == ColorSpace.TYPE_GRAY || type == ColorSpace.TYPE_RGB) && (bits == 8 || bits == 16);
     }
 
-    private static String otherFormat(byte[] b) {
+    static String otherFormat(byte[] b) {
         if (startsWith(b, PNG_SIGNATURE)) return "PNG";
         if (startsWith(b, "GIF8".getBytes())) return "GIF";
         if (startsWith(b, "BM".getBytes())) return "BMP";
@@ -260,7 +290,7 @@ public final class ImageIoDecoder implements ImageDecoder {
         return true;
     }
 
-    private static String firstBytes(byte[] b) {
+    static String firstBytes(byte[] b) {
         StringBuilder s = new StringBuilder();
         for (int i = 0; i < Math.min(8, b.length); i++) s.append(i == 0 ? "" : " ").append(String.format("%02x", b[i] & 0xFF));
         return s.toString();

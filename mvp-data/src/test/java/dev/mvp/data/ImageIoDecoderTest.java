@@ -59,7 +59,8 @@ class ImageIoDecoderTest {
     }
 
     /**
-     * All 1000 imagenet-sample JPEGs decode, bit-identical to PIL (CRC of the RGB bytes) except where libjpeg-turbo's
+     * All 1000 imagenet-sample JPEGs decode, bit-identical to PIL (CRC of the RGB bytes of
+     * {@code exif_transpose(img).convert('RGB')}: one of them is EXIF-rotated) except where libjpeg-turbo's
      * 4:4:0 upsampling differs (then the channel means agree within half a level); the 23 single-channel ones come
      * out as RGB with equal channels.
      */
@@ -98,6 +99,20 @@ class ImageIoDecoderTest {
         Path jpeg = Files.copy(Fixtures.data("decode/baseline.jpg"), dir.resolve("picture.png"));
         assertThat(decoder.decode(png)).isEqualTo(decoder.decode(Fixtures.data("decode/rgb8.png")));
         assertThat(decoder.decode(jpeg)).isEqualTo(decoder.decode(Fixtures.data("decode/baseline.jpg")));
+    }
+
+    /** exif_o*.jpg hold baseline.jpg's image data with an orientation tag: without EXIF handling they decode alike. */
+    @Test
+    void exifOrientationCanBeTurnedOffToGetTorchvisionsLoaderPixels() throws Exception {
+        ImageIoDecoder plain = new ImageIoDecoder(ImageIoDecoder.PIL_MAX_PIXELS, false);
+        RgbImage baseline = decoder.decode(Fixtures.data("decode/baseline.jpg"));
+        for (int o = 2; o <= 8; o++) {
+            assertThat(plain.decode(Fixtures.data("decode/exif_o" + o + ".jpg"))).as("orientation %d ignored", o).isEqualTo(baseline);
+            assertThat(decoder.decode(Fixtures.data("decode/exif_o" + o + ".jpg"))).as("orientation %d applied", o).isNotEqualTo(baseline);
+        }
+        assertThat(plain.exifOrientation()).isFalse();
+        RgbImage canOpener = plain.decode(TestPaths.sharedData().resolve("imagenet-sample/n02951585_can_opener.JPEG"));
+        assertThat(canOpener.width() + "x" + canOpener.height()).as("stored landscape, EXIF orientation 6").isEqualTo("392x294");
     }
 
     @Test
