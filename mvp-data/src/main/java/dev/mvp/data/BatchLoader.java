@@ -29,13 +29,16 @@ import java.util.concurrent.locks.ReentrantLock;
  *
  * <p><b>What a batch holds.</b> Each epoch visits the dataset in a random order; batch {@code b} of epoch {@code e}
  * takes the samples at positions {@code [b * B, (b + 1) * B)} of that order and the last incomplete batch is dropped,
- * as in BEiT. Each sample is decoded, cropped once ({@link LoaderConfig#crop()}), flipped or not, and every view of
+ * as in BEiT. Each sample is decoded, colour-jittered if configured ({@link LoaderConfig#colorJitter()}, on the whole
+ * image, as BEiT), cropped once ({@link LoaderConfig#crop()}), flipped or not, and every view of
  * {@link ViewSpec} is resampled from that same crop (PIL-exact, see {@link Resampler}), mirrored alike, and
  * normalised ({@link PixelNormalizer}). Its mask is drawn by {@code masking.sample(gridSize, gridSize, rng)}.
  *
- * <p><b>Determinism.</b> The epoch order is a permutation drawn from (seed, epoch), and each sample's crop, flip and
- * mask come from a generator of its own seeded by (seed, epoch, position in the epoch), drawn in that order. So the
- * batches do not depend on the number of workers or on timing, and a loader started at (epoch, batch) yields
+ * <p><b>Determinism.</b> The epoch order is a permutation of the whole dataset drawn from (seed, epoch); with
+ * {@link LoaderConfig#worldSize()} processes, rank {@code r} takes positions {@code r, r + worldSize, ...} of it
+ * ({@link #epochOrder}). Each sample's crop, flip, mask and jitter come, in that order, from a generator of its own
+ * seeded by (seed, epoch, position in the whole permutation). So the batches do not depend on the number of workers
+ * or on timing, a sample is augmented alike whatever the world size, and a loader started at (epoch, batch) yields
  * exactly what an uninterrupted one yields from there: that is how a training run resumes.
  *
  * <p><b>Bad files.</b> A file that fails to decode is reported once through {@link LoaderConfig#warnings()} (its
@@ -65,6 +68,7 @@ public final class BatchLoader implements AutoCloseable {
     private final int gridSize;
     private final LoaderConfig config;
     private final int batchSize;
+    private final int perRank;
     private final int batchesPerEpoch;
     private final long firstBatch;
     private final PixelNormalizer[] normalizers;
@@ -96,7 +100,8 @@ public final class BatchLoader implements AutoCloseable {
         this.gridSize = gridSize;
         this.config = config;
         this.batchSize = config.batchSize();
-        this.batchesPerEpoch = dataset.size() / batchSize;
+        this.perRank = dataset.size() / config.worldSize();
+        this.batchesPerEpoch = perRank / batchSize;
         this.firstBatch = (long) config.startEpoch() * batchesPerEpoch + config.startBatch();
         this.normalizers = this.views.stream().map(v -> new PixelNormalizer(v.normalization())).toArray(PixelNormalizer[]::new);
         long[] partBytes = new long[this.views.size() + 1];
@@ -119,7 +124,7 @@ public final class BatchLoader implements AutoCloseable {
      *
      * @param views    the views each sample yields, e.g. the student's and the teacher's; at least one
      * @param masking  draws each sample's mask on a {@code gridSize x gridSize} patch grid
-     * @throws DataException if the dataset holds fewer images than one batch
+     * @throws DataException if the dataset (this rank's share of it) holds fewer images than one batch
      */
     public static BatchLoader open(ImageDataset dataset, List<ViewSpec> views, MaskingStrategy masking, int gridSize,
                                    LoaderConfig config) {
@@ -128,8 +133,10 @@ public final class BatchLoader implements AutoCloseable {
         Objects.requireNonNull(config, "config");
         if (views.isEmpty()) throw new IllegalArgumentException("at least one view is needed");
         if (gridSize < 1) throw new IllegalArgumentException("gridSize must be >= 1, got " + gridSize);
-        if (dataset.size() < config.batchSize()) {
-            throw new DataException(dataset.describe() + " has fewer images than one batch of " + config.batchSize());
+        if (dataset.size() / config.worldSize() < config.batchSize()) {
+            throw new DataException(dataset.describe() + (config.worldSize() > 1 ? " shared by " + config.worldSize()
+                    + " processes gives each " + dataset.size() / config.worldSize() + " images, fewer than"
+                    : " has fewer images than") + " one batch of " + config.batchSize());
         }
         Torch.init();
         BatchLoader loader = new BatchLoader(dataset, views, masking, gridSize, config);
@@ -137,7 +144,9 @@ public final class BatchLoader implements AutoCloseable {
         return loader;
     }
 
-    /** Full batches per epoch: {@code dataset.size() / batchSize} (the remainder is dropped). */
+    /**
+     * Full batches per epoch: {@code (dataset.size() / worldSize) / batchSize} (the remainder is dropped).
+     */
     public int batchesPerEpoch() {
         return batchesPerEpoch;
     }
@@ -361,7 +370,7 @@ public final class BatchLoader implements AutoCloseable {
 
     /** Decodes, augments and writes sample {@code slot} of {@code batch}. */
     private void fill(Pending batch, int slot, Scratch scratch) {
-        int n = dataset.size();
+        int n = perRank;
         long position = batch.batchInEpoch * batchSize + slot;
         int index = -1;
         try {
@@ -374,7 +383,8 @@ public final class BatchLoader implements AutoCloseable {
             if (image == null) {
                 throw new DataException("none of the " + n + " images of " + dataset.describe() + " could be decoded");
             }
-            SplittableRandom rng = new SplittableRandom(sampleSeed(config.seed(), batch.epoch, position));
+            long globalPosition = position * config.worldSize() + config.rank();
+            SplittableRandom rng = new SplittableRandom(sampleSeed(config.seed(), batch.epoch, globalPosition));
             CropBox box = config.crop().sample(image.width(), image.height(), rng);
             box = box.withFlip(rng.nextDouble() < config.flipProbability());
             boolean[] mask = masking.sample(gridSize, gridSize, rng);
@@ -382,6 +392,7 @@ public final class BatchLoader implements AutoCloseable {
                 throw new IllegalStateException("masking " + masking.name() + " returned " + mask.length + " flags for a "
                         + gridSize + "x" + gridSize + " grid");
             }
+            if (!config.colorJitter().isNone()) image = ColorJitter.apply(image, config.colorJitter().sample(rng));
             MemorySegment memory = batch.block.segment;
             for (int v = 0; v < views.size(); v++) {
                 ViewSpec view = views.get(v);
@@ -414,7 +425,7 @@ public final class BatchLoader implements AutoCloseable {
         return mix(seed, epoch, ORDER_STREAM, 0);
     }
 
-    /** The seed of the generator of the sample at {@code position} of epoch {@code epoch}'s order. */
+    /** The seed of the generator of the sample at {@code position} of epoch {@code epoch}'s whole permutation. */
     static long sampleSeed(long seed, int epoch, long position) {
         return mix(seed, epoch, SAMPLE_STREAM, position);
     }
@@ -441,8 +452,25 @@ public final class BatchLoader implements AutoCloseable {
         };
 
         synchronized int[] of(int epoch) {
-            return cache.computeIfAbsent(epoch, e -> permutation(dataset.size(), orderSeed(config.seed(), e)));
+            return cache.computeIfAbsent(epoch, e -> epochOrder(dataset.size(), config.seed(), e, config.rank(),
+                    config.worldSize()));
         }
+    }
+
+    /**
+     * The dataset indices rank {@code rank} of {@code worldSize} visits in epoch {@code epoch}, in order: positions
+     * {@code rank, rank + worldSize, ...} of the epoch's permutation of {@code [0, n)}, {@code n / worldSize} of
+     * them. The ranks' orders are disjoint; together they cover all but {@code n % worldSize} indices.
+     */
+    public static int[] epochOrder(int n, long seed, int epoch, int rank, int worldSize) {
+        if (worldSize < 1 || rank < 0 || rank >= worldSize) {
+            throw new IllegalArgumentException("shard needs 0 <= rank < worldSize, got rank " + rank + " of " + worldSize);
+        }
+        int[] all = permutation(n, orderSeed(seed, epoch));
+        if (worldSize == 1) return all;
+        int[] mine = new int[n / worldSize];
+        for (int i = 0; i < mine.length; i++) mine[i] = all[i * worldSize + rank];
+        return mine;
     }
 
     /** A Fisher-Yates shuffle of {@code [0, n)}. */
@@ -516,7 +544,7 @@ public final class BatchLoader implements AutoCloseable {
 
         /** The error message when too many of the files tried so far were bad, else {@code null}. */
         private String verdict() {
-            long judgedAfter = Math.min(MIN_FILES_TRIED, dataset.size());
+            long judgedAfter = Math.min(MIN_FILES_TRIED, perRank);
             if (badCount == 0 || triedCount < judgedAfter || badCount <= config.maxBadFraction() * triedCount) {
                 return null;
             }

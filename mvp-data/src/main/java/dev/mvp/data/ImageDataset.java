@@ -23,4 +23,17 @@ public interface ImageDataset {
 
     /** One line for logs, e.g. {@code ImageFolder /data/train: 1281167 images, 1000 classes (class folders)}. */
     String describe();
+
+    /**
+     * A fixed part of this dataset for one of {@code worldSize} processes: the images at indices {@code rank},
+     * {@code rank + worldSize}, {@code rank + 2 * worldSize}, ... (the strided split of PyTorch's
+     * {@code DistributedSampler} without shuffling). The shards of all ranks are disjoint and together are the
+     * dataset; their sizes differ by at most one. For training, prefer {@link LoaderConfig#withShard}, which deals
+     * the whole dataset out afresh every epoch.
+     *
+     * @throws IllegalArgumentException unless {@code 0 <= rank < worldSize}
+     */
+    default ImageDataset shard(int rank, int worldSize) {
+        return new ShardedDataset(this, rank, worldSize);
+    }
 }

@@ -215,6 +215,70 @@ class BatchLoaderTest {
         }
     }
 
+    /** With colour jitter, the jitter is drawn after the mask and applied to the whole image before the crop. */
+    @Test
+    void colourJitterIsDrawnAfterTheMaskAndAppliedToTheWholeImage() throws Exception {
+        ImageDataset data = cifar(3);
+        ColorJitter jitter = new ColorJitter(0.4, 0.4, 0.4, 0.1);
+        LoaderConfig cfg = config(8).withColorJitter(jitter);
+        int[] order = BatchLoader.permutation(data.size(), BatchLoader.orderSeed(cfg.seed(), 0));
+        ImageIoDecoder decoder = new ImageIoDecoder();
+        try (BatchLoader loader = BatchLoader.open(data, VIEWS, MASKING, GRID, cfg);
+             PointerScope scope = new PointerScope()) {
+            Batch batch = loader.next();
+            for (int j = 0; j < 8; j++) {
+                RgbImage image = decoder.decode(data.path(order[j]));
+                SplittableRandom rng = new SplittableRandom(BatchLoader.sampleSeed(cfg.seed(), 0, j));
+                CropBox box = cfg.crop().sample(image.width(), image.height(), rng).withFlip(rng.nextDouble() < 0.5);
+                MASKING.sample(GRID, GRID, rng);
+                RgbImage jittered = ColorJitter.apply(image, jitter.sample(rng));
+                assertThat(jittered).isNotEqualTo(image);
+                for (int v = 0; v < VIEWS.size(); v++) {
+                    int s = VIEWS.get(v).size();
+                    byte[] rgb = new byte[3 * s * s];
+                    new Resampler().resizeInto(jittered, box, s, s, VIEWS.get(v).interpolation(), rgb);
+                    float[] expected = new float[3 * s * s];
+                    new PixelNormalizer(VIEWS.get(v).normalization()).toPlanar(rgb, s, s, box.flip(), expected);
+                    float[] all = Tensors.toFloats(batch.view(v));
+                    assertThat(Arrays.copyOfRange(all, j * 3 * s * s, (j + 1) * 3 * s * s)).as("sample %d view %d", j, v)
+                            .containsExactly(expected);
+                }
+            }
+        }
+    }
+
+    /**
+     * Two ranks of a world of 2 see disjoint samples in an epoch, and each sample is augmented as the sample at the
+     * same position of the whole permutation is by a single-process loader.
+     */
+    @Test
+    void shardedLoadersSplitEachEpochAndAugmentLikeASingleProcess() {
+        ImageDataset data = cifar(3); // 30 images: one process, batch 8 -> 3 batches; two ranks, batch 4 -> 3 each
+        List<Snapshot> single = take(data, config(8), 3);
+        List<Integer> seen = new ArrayList<>();
+        for (int rank = 0; rank < 2; rank++) {
+            List<Snapshot> mine = take(data, config(4).withShard(rank, 2), 3);
+            for (Snapshot s : mine) {
+                assertThat(s.epoch()).isZero();
+                for (int j = 0; j < 4; j++) {
+                    long global = 2 * (s.batch() * 4 + j) + rank;
+                    Snapshot same = single.get((int) (global / 8));
+                    int slot = (int) (global % 8);
+                    assertThat(s.indices().get(j)).isEqualTo(same.indices().get(slot));
+                    assertThat(s.crops().get(j)).isEqualTo(same.crops().get(slot));
+                    int n = 3 * 24 * 24;
+                    assertThat(Arrays.copyOfRange(s.views().get(0), j * n, (j + 1) * n))
+                            .containsExactly(Arrays.copyOfRange(same.views().get(0), slot * n, (slot + 1) * n));
+                }
+                seen.addAll(s.indices());
+            }
+        }
+        assertThat(seen).hasSize(24).doesNotHaveDuplicates();
+        assertThatThrownBy(() -> BatchLoader.open(data, VIEWS, MASKING, GRID, config(16).withShard(0, 2)))
+                .isInstanceOf(DataException.class)
+                .hasMessage("test list of 30 files shared by 2 processes gives each 15 images, fewer than one batch of 16");
+    }
+
     /**
      * The student's and the teacher's views show the same region: on an image of four coloured quadrants, each
      * colour covers the same share of both views, at the same place, mirrored alike.
