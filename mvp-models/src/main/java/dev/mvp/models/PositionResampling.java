@@ -2,6 +2,7 @@ package dev.mvp.models;
 
 import dev.mvp.api.Tensors;
 import dev.mvp.api.Torch;
+import org.bytedeco.pytorch.DoubleVector;
 import org.bytedeco.pytorch.InterpolateFuncOptions;
 import org.bytedeco.pytorch.LongVector;
 import org.bytedeco.pytorch.NoGradGuard;
@@ -35,7 +36,15 @@ public final class PositionResampling {
          * BEiT ({@code run_class_finetuning.py}) and DeiT: {@code F.interpolate(mode='bicubic',
          * align_corners=False)} (a = -0.75, no antialiasing).
          */
-        BEIT
+        BEIT,
+        /**
+         * DINO ({@code VisionTransformer.interpolate_pos_encoding}, facebookresearch/dino): {@code F.interpolate(
+         * mode='bicubic', scale_factor=(g' + 0.1) / g, align_corners=False)} (a = -0.75, no antialiasing). DINO adds
+         * 0.1 to the new grid g' "to avoid floating point error"; since the scale factor is passed on (not recomputed
+         * from the sizes), it also sets the sampling positions: output pixel i samples input
+         * {@code (i + 0.5) * g / (g' + 0.1) - 0.5}, not {@code (i + 0.5) * g / g' - 0.5} as the other styles do.
+         */
+        DINO
     }
 
     /**
@@ -61,12 +70,23 @@ public final class PositionResampling {
             Tensor patches = pos.narrow(1, 1, (long) grid * grid)
                     .reshape(new long[] {1, grid, grid, c}).permute(new long[] {0, 3, 1, 2});
             InterpolateFuncOptions options = new InterpolateFuncOptions();
-            options.size().put(new LongVector(new long[] {newGrid, newGrid}));
+            if (style == Style.DINO) {
+                // output size floor(g * (g' + 0.1) / g) = g'; libtorch, like PyTorch, samples with the given factor
+                double factor = (newGrid + 0.1) / grid;
+                options.scale_factor().put(new DoubleVector(factor, factor));
+                options.recompute_scale_factor().put(false);
+            } else {
+                options.size().put(new LongVector(new long[] {newGrid, newGrid}));
+            }
             options.mode().put(new kBicubic());
             options.align_corners().put(false);
             options.antialias().put(style == Style.TIMM);
-            Tensor resized = torch.interpolate(patches, options)
-                    .permute(new long[] {0, 2, 3, 1}).reshape(new long[] {1, (long) newGrid * newGrid, c});
+            Tensor interpolated = torch.interpolate(patches, options);
+            if (interpolated.size(2) != newGrid || interpolated.size(3) != newGrid) { // DINO's own assert
+                throw new IllegalStateException("interpolating a " + grid + "x" + grid + " grid gave "
+                        + interpolated.size(2) + "x" + interpolated.size(3) + ", not " + newGrid + "x" + newGrid);
+            }
+            Tensor resized = interpolated.permute(new long[] {0, 2, 3, 1}).reshape(new long[] {1, (long) newGrid * newGrid, c});
             return torch.cat(new TensorVector(cls, resized), 1);
         }
     }

@@ -84,6 +84,14 @@ public interface Weights extends AutoCloseable {
      * @throws WeightFormatException one line naming the file and the problem
      */
     static Weights open(Path path, String keyPath) {
+        return open(path, keyPath, PickleAllowlist.STATE_DICTS);
+    }
+
+    /**
+     * {@link #open(Path, String)} with {@code allowlist} for the pickle of a {@code torch.save} checkpoint (for files
+     * that pickle whole modules, such as DALL-E's {@code encoder.pkl}); other formats ignore it.
+     */
+    static Weights open(Path path, String keyPath, PickleAllowlist allowlist) {
         byte[] head = new byte[16];
         int n;
         try (InputStream in = Files.newInputStream(path)) {
@@ -100,7 +108,7 @@ public interface Weights extends AutoCloseable {
             }
             return TorchScriptArchive.open(path);
         }
-        if (zip || pickle) return TorchCheckpoint.open(path, keyPath);
+        if (zip || pickle) return TorchCheckpoint.open(path, keyPath, allowlist);
         if (!keyPath.isEmpty()) {
             throw WeightFormatException.of(path, "a safetensors file has no nested state dicts (key path '" + keyPath + "')");
         }
