@@ -72,6 +72,13 @@ public final class MaskStatistics {
         return (double) sum / samples;
     }
 
+    /** The standard deviation of the masked count (population, as numpy's {@code std}). */
+    public double stdCount() {
+        double mean = meanCount(), sum = 0;
+        for (int c = 0; c < histogram.length; c++) sum += histogram[c] * (c - mean) * (c - mean);
+        return Math.sqrt(sum / samples);
+    }
+
     /** A copy of the histogram: entry {@code c} is the number of masks with exactly {@code c} masked patches. */
     public long[] histogram() {
         return histogram.clone();

@@ -39,6 +39,7 @@ class MaskStatisticsTest {
         stats.add(DIAGONAL);
         assertThat(stats.samples()).isEqualTo(2);
         assertThat(stats.meanCount()).isEqualTo(4.0);          // 5 and 3
+        assertThat(stats.stdCount()).isEqualTo(1.0);
         assertThat(stats.histogram()).containsExactly(0, 0, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0);
         assertThat(stats.fractionAt(5)).isEqualTo(0.5);
         assertThat(stats.fractionBelow(5)).isEqualTo(0.5);
