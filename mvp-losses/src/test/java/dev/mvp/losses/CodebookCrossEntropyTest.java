@@ -36,6 +36,19 @@ class CodebookCrossEntropyTest extends ScopedTest {
     }
 
     @Test
+    void handComputedExample() {
+        // one image, 3 patches, 3 tokens; patches 1 and 2 masked with logits (0, 0, ln 2): softmax (1/4, 1/4, 1/2).
+        // Patch 1's id 2 costs ln 2 and is the argmax; patch 2's id 0 costs ln 4 and is not: loss 1.5 ln 2, accuracy 1/2.
+        // The CLS row and the unmasked patch 0 have logits that would dominate if they were counted.
+        double ln2 = Math.log(2);
+        Tensor logits = doubles(new double[] {9, 0, 0, 0, 9, 0, 0, 0, ln2, 0, 0, ln2}, 1, 4, 3);
+        Tensor mask = Tensors.ofBooleans(new boolean[] {false, true, true}, 1, 3);
+        LossOutput out = new CodebookCrossEntropy(3).compute(logits, Tensors.ofLongs(new long[] {1, 2, 0}, 1, 3), mask);
+        assertThat(out.value().item_double()).isCloseTo(1.5 * ln2, within(1e-12));
+        assertThat(out.metric().item_double()).isEqualTo(0.5);
+    }
+
+    @Test
     void gradientsMatchFiniteDifferencesAndSkipUnmaskedPositions() {
         double[] grad = LossFixtures.checkGradient(x -> LOSS.compute(x, ids(IDS), mask()).value(), LOGITS, B, 1 + N, V);
         for (int row = 0; row < B * (1 + N); row++) {

@@ -4,6 +4,7 @@ import dev.mvp.api.LossOutput;
 import dev.mvp.api.TargetSpec;
 import dev.mvp.losses.FeatureRegressionLoss.Config;
 import dev.mvp.losses.FeatureRegressionLoss.Distance;
+import org.bytedeco.pytorch.Tensor;
 import org.junit.jupiter.api.Test;
 
 import static dev.mvp.losses.LossFixtures.B;
@@ -38,6 +39,28 @@ class FeatureRegressionLossTest extends ScopedTest {
         LossOutput milan = compute(FeatureRegressionLoss.milan(), PRED, TARGET);
         assertThat(milan.value().item_double()).isCloseTo(1.116124419006, within(1e-11));
         assertThat(milan.metric().item_double()).isCloseTo(0.441937790497, within(1e-7));
+    }
+
+    @Test
+    void handComputedExamples() {
+        // one image, 2 patches (the second unmasked and ignored), D = 2
+        Tensor mask = dev.mvp.api.Tensors.ofBooleans(new boolean[] {true, false}, 1, 2);
+        Tensor pred = doubles(new double[] {7, 7, 1, 2, 5, 5}, 1, 3, 2);
+        Tensor zeros = doubles(new double[] {0, 0, 0, 0}, 1, 2, 2);
+        // differences (1, 2): MSE (1 + 4) / 2; smooth-L1 beta 2: 0.5 * 1 / 2 = 0.25 and 2 - 1 = 1, mean 0.625
+        assertThat(new FeatureRegressionLoss(new Config(Distance.MSE, 1, 1, false, PatchSelection.MASKED))
+                .compute(pred, zeros, mask).value().item_double()).isCloseTo(2.5, within(1e-12));
+        assertThat(new FeatureRegressionLoss(new Config(Distance.SMOOTH_L1, 2, 1, false, PatchSelection.MASKED))
+                .compute(pred, zeros, mask).value().item_double()).isCloseTo(0.625, within(1e-12));
+        // LayerNorm of the target (1, 3): mean 2, biased variance 1, so (-1, 1) / sqrt(1 + 1e-6); prediction (0, 0)
+        Tensor origin = doubles(new double[] {7, 7, 0, 0, 5, 5}, 1, 3, 2);
+        Tensor target = doubles(new double[] {1, 3, 8, 8}, 1, 2, 2);
+        assertThat(FeatureRegressionLoss.mse().compute(origin, target, mask).value().item_double())
+                .isCloseTo(1 / (1 + 1e-6), within(1e-12));
+        // MILAN: prediction (1, 2) against target (2, 1): cos = 4 / 5, loss 2 - 2 * 4 / 5; the metric is that cosine
+        LossOutput milan = FeatureRegressionLoss.milan().compute(pred, doubles(new double[] {2, 1, 8, 8}, 1, 2, 2), mask);
+        assertThat(milan.value().item_double()).isCloseTo(0.4, within(1e-12));
+        assertThat(milan.metric().item_double()).isCloseTo(0.8, within(1e-7));
     }
 
     private static double value(Config config) {

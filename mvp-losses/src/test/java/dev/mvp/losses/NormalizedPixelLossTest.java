@@ -33,6 +33,18 @@ class NormalizedPixelLossTest extends ScopedTest {
     }
 
     @Test
+    void handComputedExample() {
+        // one image, 2 patches of 4 values, the first masked; zero predictions. Target (1, 2, 3, 4): raw MSE 30 / 4.
+        // Normalised: mean 2.5, unbiased variance 5/3, so the mean square is (5 / (5/3 + 1e-6)) / 4.
+        org.bytedeco.pytorch.Tensor zeros = doubles(new double[12], 1, 3, 4);
+        org.bytedeco.pytorch.Tensor pixels = doubles(new double[] {1, 2, 3, 4, 9, 9, 9, 1}, 1, 2, 4);
+        org.bytedeco.pytorch.Tensor mask = dev.mvp.api.Tensors.ofBooleans(new boolean[] {true, false}, 1, 2);
+        assertThat(new NormalizedPixelLoss(false).compute(zeros, pixels, mask).value().item_double()).isCloseTo(7.5, within(1e-12));
+        assertThat(NormalizedPixelLoss.mae().compute(zeros, pixels, mask).value().item_double())
+                .isCloseTo(5 / (5 / 3.0 + 1e-6) / 4, within(1e-12));
+    }
+
+    @Test
     void gradientsMatchFiniteDifferences() {
         for (NormalizedPixelLoss loss : new NormalizedPixelLoss[] {NormalizedPixelLoss.mae(), new NormalizedPixelLoss(false)}) {
             LossFixtures.checkGradient(x -> loss.compute(x, doubles(PIXELS, B, N, P), mask()).value(), PRED, B, 1 + N, P);
