@@ -247,17 +247,19 @@ final class Unpickler {
 
     /** {@code _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad, backward_hooks[, metadata])}. */
     private TensorRef rebuildTensor(Global g, Tuple args) {
+        String tensor = tensorLabel();
         if (args.size() < 6 || args.size() > 7 || !(args.get(0) instanceof Storage storage)) {
-            throw new Refusal(g + " needs (storage, offset, size, stride, requires_grad, hooks[, metadata]), got " + describe(args));
+            throw new Refusal(tensor + ": " + g + " needs (storage, offset, size, stride, requires_grad, hooks[, metadata]), got "
+                    + describe(args));
         }
-        long offset = nonNegative(args.get(1), "storage offset");
-        long[] shape = longs(args.get(2), "size");
-        long[] strides = longs(args.get(3), "stride");
+        long offset = nonNegative(args.get(1), tensor + " storage offset");
+        long[] shape = longs(args.get(2), tensor, "size");
+        long[] strides = longs(args.get(3), tensor, "stride");
         if (shape.length != strides.length) {
-            throw new Refusal("tensor of storage " + storage.key() + ": size has " + shape.length + " dimensions but stride "
+            throw new Refusal(tensor + " of storage " + storage.key() + ": size has " + shape.length + " dimensions but stride "
                     + strides.length);
         }
-        if (!(args.get(4) instanceof Boolean requiresGrad)) throw new Refusal(g + " requires_grad is " + describe(args.get(4)));
+        if (!(args.get(4) instanceof Boolean requiresGrad)) throw new Refusal(tensor + ": " + g + " requires_grad is " + describe(args.get(4)));
         try {
             long last = offset, numel = 1;
             for (int i = 0; i < shape.length; i++) {
@@ -266,15 +268,30 @@ final class Unpickler {
             }
             Math.multiplyExact(numel, storage.dtype().size());
             if (numel > 0 && last >= storage.numel()) {
-                throw new Refusal("tensor of size " + java.util.Arrays.toString(shape) + ", stride "
+                throw new Refusal(tensor + " of size " + java.util.Arrays.toString(shape) + ", stride "
                         + java.util.Arrays.toString(strides) + " at offset " + offset + " reaches element " + last
                         + " of storage " + storage.key() + ", which has " + storage.numel());
             }
         } catch (ArithmeticException e) {
-            throw new Refusal("tensor of size " + java.util.Arrays.toString(shape) + " and stride "
+            throw new Refusal(tensor + " of size " + java.util.Arrays.toString(shape) + " and stride "
                     + java.util.Arrays.toString(strides) + " overflows 64-bit indexing");
         }
         return new TensorRef(storage, offset, shape, strides, requiresGrad);
+    }
+
+    /**
+     * {@code tensor '<key>'} when the tensor being rebuilt is a dict value (a state dict entry, a module's parameter):
+     * pickle pushes the key, then the value's callable ({@code _rebuild_tensor_v2}, maybe inside
+     * {@code _rebuild_parameter}); so the nearest value below those callables is the key. Plain {@code tensor}
+     * otherwise.
+     */
+    private String tensorLabel() {
+        for (int i = stack.size() - 1; i >= 0; i--) {
+            Object o = stack.get(i);
+            if (o instanceof Global) continue;
+            return o instanceof String key ? "tensor '" + (key.length() > 200 ? key.substring(0, 200) + "..." : key) + "'" : "tensor";
+        }
+        return "tensor";
     }
 
     private void build(Object target, Object state) {
@@ -357,14 +374,21 @@ final class Unpickler {
 
     private static long nonNegative(Object o, String what) {
         if (o instanceof Long v && v >= 0) return v;
+        if (o instanceof BigInteger) throw new Refusal(what + " is " + describe(o) + ", which does not fit in 64 bits");
         throw new Refusal(what + " is " + describe(o) + ", not a non-negative integer");
     }
 
-    private static long[] longs(Object o, String what) {
-        if (!(o instanceof Tuple t)) throw new Refusal("tensor " + what + " is " + describe(o) + ", not a tuple");
-        if (t.size() > MAX_RANK) throw new Refusal("tensor " + what + " has " + t.size() + " dimensions (at most " + MAX_RANK + ")");
+    private static long[] longs(Object o, String tensor, String what) {
+        if (!(o instanceof Tuple t)) throw new Refusal(tensor + " " + what + " is " + describe(o) + ", not a tuple");
+        if (t.size() > MAX_RANK) throw new Refusal(tensor + " " + what + " has " + t.size() + " dimensions (at most " + MAX_RANK + ")");
         long[] out = new long[t.size()];
-        for (int i = 0; i < out.length; i++) out[i] = nonNegative(t.get(i), "tensor " + what + " entry " + i);
+        for (int i = 0; i < out.length; i++) {
+            if (t.get(i) instanceof Long v && v < 0) {
+                throw new Refusal(tensor + " " + what + " " + t.items() + " has a negative entry " + v
+                        + (what.equals("size") ? " (negative dimension)" : ""));
+            }
+            out[i] = nonNegative(t.get(i), tensor + " " + what + " entry " + i);
+        }
         return out;
     }
 

@@ -133,7 +133,7 @@ class TorchCheckpointTest {
 
     @Test void refusesATensorReachingOutsideItsStorage() {
         assertRejected(() -> TorchCheckpoint.open(fixture("tensor_outside_storage.pt")), fixture("tensor_outside_storage.pt"),
-                "tensor of size [100], stride [1] at offset 0 reaches element 99 of storage 0, which has 4");
+                "tensor 'w' of size [100], stride [1] at offset 0 reaches element 99 of storage 0, which has 4");
     }
 
     @Test void refusesAStorageRecordOfTheWrongSize() {
