@@ -2,6 +2,7 @@ package dev.mvp.models.clip;
 
 import dev.mvp.api.Tensors;
 import dev.mvp.api.Torch;
+import dev.mvp.models.PositionResampling;
 import dev.mvp.models.io.Weights;
 import dev.mvp.models.io.StateDict;
 import dev.mvp.models.io.WeightFormatException;
@@ -24,29 +25,36 @@ import java.util.function.DoubleSupplier;
 import java.util.random.RandomGenerator;
 
 /**
- * OpenAI CLIP's vision tower ({@code clip.model.VisionTransformer}), frozen, returning a feature for every token.
+ * CLIP's vision tower (OpenAI's {@code clip.model.VisionTransformer}), frozen, returning a feature for every token.
  *
  * <pre>
  * images [B,3,S,S] -> conv1 (p x p, stride p, no bias) -> [B,N,W]
  *   prepend class_embedding, add positional_embedding [1+N, W], ln_pre
  *   transformer.resblocks.i: x + attn(ln_1(x)), then x + mlp(ln_2(x))
  *       attn = multi-head self-attention, fused in_proj [3W, W] (q, k, v) and out_proj
- *       mlp  = c_fc (W -> 4W), QuickGELU x * sigmoid(1.702 x), c_proj (4W -> W)
+ *       mlp  = c_fc (W -> 4W), activation (QuickGELU x * sigmoid(1.702 x), or GELU), c_proj (4W -> W)
  *   -> {@link #lastBlockTokens}: [B, 1+N, W]
- *   ln_post, @ proj [W, D] on every token
- *   -> {@link #forward}: [B, 1+N, D]      (OpenAI's forward keeps only token 0 of this)
+ *   ln_post on every token, then @ proj [W, D] when the tower has a projection
+ *   -> {@link #forward}: [B, 1+N, D] (D = W without projection)   (OpenAI's forward keeps only token 0 of this)
  * </pre>
- * LayerNorms have eps 1e-5 and compute in float32, as CLIP's do. Parameters are registered under OpenAI's
- * state-dict names without the {@code visual.} prefix ({@code conv1.weight}, {@code class_embedding},
- * {@code transformer.resblocks.0.attn.in_proj_weight}, ..., {@code ln_post.bias}, {@code proj}), so loading is a
- * name-by-name copy. Every parameter has {@code requires_grad} false: this is a teacher.
+ * LayerNorms (eps from the configuration, 1e-5 in released models) compute in float32, as CLIP's do. Note that
+ * {@code ln_post} goes over every token here, where Hugging Face's {@code CLIPVisionTransformer} applies its
+ * {@code post_layernorm} to the pooled class token only: MVP's per-token targets need it everywhere.
+ *
+ * <p><b>Input size.</b> S may be any multiple of the patch size. At the checkpoint's own size the position
+ * embeddings are used as they are; otherwise the patch position embeddings are resampled as a g x g image to the
+ * new grid with PyTorch's bicubic interpolation ({@code align_corners=False}, no antialiasing), the class position
+ * kept apart: what Hugging Face's {@code interpolate_pos_encoding=True} computes.
+ *
+ * <p><b>Names.</b> Parameters are registered under OpenAI's state-dict names without the {@code visual.} prefix
+ * ({@code conv1.weight}, {@code class_embedding}, {@code transformer.resblocks.0.attn.in_proj_weight}, ...,
+ * {@code ln_post.bias}, {@code proj}), so loading is a name-by-name copy; other layouts are renamed onto these by
+ * {@link ClipCheckpoint}. Every parameter has {@code requires_grad} false: this is a teacher.
  *
  * <p>Build it outside any {@link PointerScope} (its weights are long-lived); it holds float32 weights whatever the
  * file stored, and is released with {@link #close()}.
  */
 public final class ClipVisionTransformer extends Module {
-    private static final double LAYER_NORM_EPS = 1e-5;
-
     private final ClipVisionConfig config;
     private final Tensor conv1;
     private final Tensor classEmbedding;
@@ -54,6 +62,7 @@ public final class ClipVisionTransformer extends Module {
     private final LayerNorm lnPre;
     private final List<ResidualAttentionBlock> blocks = new ArrayList<>();
     private final LayerNorm lnPost;
+    /** [width, outputDim], or null for a tower without projection. */
     private final Tensor proj;
 
     private ClipVisionTransformer(ClipVisionConfig config) {
@@ -64,17 +73,19 @@ public final class ClipVisionTransformer extends Module {
         }
         this.config = config;
         int w = config.width(), p = config.patchSize();
+        double eps = config.layerNormEps();
         conv1 = parameter(register_module("conv1", new Module()), "weight", w, 3, p, p);
         classEmbedding = parameter(this, "class_embedding", w);
         positionalEmbedding = parameter(this, "positional_embedding", 1 + config.numPatches(), w);
-        lnPre = register_module("ln_pre", new LayerNorm(w, LAYER_NORM_EPS));
+        lnPre = register_module("ln_pre", new LayerNorm(w, eps));
         Module resblocks = new Module();
         for (int i = 0; i < config.layers(); i++) {
-            blocks.add(resblocks.register_module(Integer.toString(i), new ResidualAttentionBlock(w, config.heads())));
+            blocks.add(resblocks.register_module(Integer.toString(i),
+                    new ResidualAttentionBlock(w, config.heads(), eps, config.activation())));
         }
         register_module("transformer", new Module()).register_module("resblocks", resblocks);
-        lnPost = register_module("ln_post", new LayerNorm(w, LAYER_NORM_EPS));
-        proj = parameter(this, "proj", w, config.outputDim());
+        lnPost = register_module("ln_post", new LayerNorm(w, eps));
+        proj = config.hasProjection() ? parameter(this, "proj", w, config.outputDim()) : null;
 
         TensorVector params = parameters(true);
         for (long i = 0; i < params.size(); i++) params.get(i).requires_grad_(false);
@@ -99,25 +110,38 @@ public final class ClipVisionTransformer extends Module {
     }
 
     /**
-     * Loads a safetensors checkpoint in OpenAI's state-dict layout: the full model's keys ({@code visual.conv1.weight},
-     * ...; the text tower's are ignored) or the vision tower's alone ({@code conv1.weight}, ...), stored in any
-     * floating dtype (OpenAI's releases are fp16) and converted to float32. The configuration is read from the
-     * shapes ({@link ClipVisionConfig#inferFrom}).
+     * Loads a checkpoint in any of the layouts {@link ClipCheckpoint} detects (OpenAI's state dict or TorchScript
+     * archive, Hugging Face's {@code CLIPModel}/{@code CLIPVisionModel}, open_clip's), stored in any floating dtype
+     * and converted to float32. The configuration is read from the shapes and the files next to the weights.
      *
-     * @throws WeightFormatException naming the file and the tensor: not a safetensors file, a missing tensor, a
-     *                               shape that does not fit the inferred configuration, an unexpected tensor
+     * @throws WeightFormatException naming the file and the tensor: not a weight file, a missing tensor, a shape that
+     *                               does not fit the inferred configuration, an unexpected tensor
      */
     public static ClipVisionTransformer load(Path path) {
-        try (Weights file = Weights.open(path)) {
-            return load(file);
+        return load(path, null);
+    }
+
+    /** As {@link #load(Path)}, reading the file as {@code layout} (null: detect it). */
+    public static ClipVisionTransformer load(Path path, ClipLayout layout) {
+        try (ClipCheckpoint checkpoint = ClipCheckpoint.open(path, layout)) {
+            return load(checkpoint);
         }
     }
 
     /** As {@link #load(Path)}, from an open file (which stays open; the model owns copies of the weights). */
     public static ClipVisionTransformer load(Weights file) {
-        String prefix = keyPrefix(file);
-        ClipVisionTransformer model = new ClipVisionTransformer(ClipVisionConfig.inferFrom(file, prefix));
-        StateDict.load(model, file, prefix);
+        return load(ClipCheckpoint.of(file, null)); // not closed: that would close the caller's file
+    }
+
+    /** A tower built for the checkpoint's configuration, holding float32 copies of its weights. */
+    public static ClipVisionTransformer load(ClipCheckpoint checkpoint) {
+        ClipVisionTransformer model = new ClipVisionTransformer(checkpoint.config());
+        try {
+            StateDict.load(model, checkpoint.weights(), checkpoint.prefix());
+        } catch (RuntimeException e) {
+            model.close();
+            throw e;
+        }
         return model;
     }
 
@@ -134,42 +158,57 @@ public final class ClipVisionTransformer extends Module {
     }
 
     /**
-     * MVP's targets: {@code ln_post(x) @ proj} for the class token and every patch token.
+     * MVP's targets: {@code ln_post(x) @ proj} for the class token and every patch token ({@code ln_post(x)} alone
+     * for a tower without projection).
      *
-     * @param images float32 [B, 3, S, S], S = {@code config().imageSize()}, normalised with CLIP's mean and std
-     * @return float32 [B, 1 + N, outputDim], in the caller's scope
+     * @param images float32 [B, 3, S, S], S a multiple of the patch size, normalised as the checkpoint expects
+     * @return float32 [B, 1 + (S/p)^2, featureDim], in the caller's scope
      */
     public Tensor forward(Tensor images) {
         return project(lastBlockTokens(images));
     }
 
-    /** The last block's output, before {@code ln_post}: float32 [B, 1 + N, width], in the caller's scope. */
+    /** The last block's output, before {@code ln_post}: float32 [B, 1 + (S/p)^2, width], in the caller's scope. */
     public Tensor lastBlockTokens(Tensor images) {
-        checkImages(images);
+        int grid = checkImages(images);
         long b = images.size(0);
         int p = config.patchSize(), w = config.width();
         Tensor x = torch.conv2d(images, conv1, new TensorOptional(), new long[] {p, p}, new long[] {0, 0},
                 new long[] {1, 1}, 1);                                 // [B, W, g, g]
         x = x.flatten(2, 3).transpose(1, 2);                           // [B, N, W]
         Tensor cls = classEmbedding.expand(new long[] {b, 1, w});
-        x = torch.cat(new TensorVector(cls, x), 1).add(positionalEmbedding);
+        x = torch.cat(new TensorVector(cls, x), 1).add(positionalEmbedding(grid));
         x = lnPre.forward(x);
         for (ResidualAttentionBlock block : blocks) x = block.forward(x);
         return x;
     }
 
-    /** {@code ln_post(tokens) @ proj}: [B, T, width] to [B, T, outputDim]. */
+    /** {@code ln_post(tokens) @ proj} (without {@code proj} if the tower has none): [B, T, width] to [B, T, featureDim]. */
     public Tensor project(Tensor tokens) {
-        return lnPost.forward(tokens).matmul(proj);
+        Tensor normed = lnPost.forward(tokens);
+        return proj == null ? normed : normed.matmul(proj);
     }
 
-    private void checkImages(Tensor images) {
+    /**
+     * The position embeddings for a {@code grid x grid} input: the checkpoint's own at its grid, else resampled as
+     * Hugging Face's {@code interpolate_pos_encoding} does. [1 + grid^2, W] or [1, 1 + grid^2, W], in the caller's scope.
+     */
+    private Tensor positionalEmbedding(int grid) {
+        if (grid == config.gridSize()) return positionalEmbedding;
+        return PositionResampling.absolute(positionalEmbedding.unsqueeze(0), grid, PositionResampling.Style.BEIT);
+    }
+
+    /** Checks the batch; returns its patch grid side. */
+    private int checkImages(Tensor images) {
         long[] s = Tensors.shape(images);
-        int size = config.imageSize();
-        if (s.length != 4 || s[1] != 3 || s[2] != size || s[3] != size || images.scalar_type().intern() != ScalarType.Float) {
-            throw new IllegalArgumentException("CLIP vision tower expects float32 images [B, 3, " + size + ", " + size
-                    + "], got " + images.scalar_type().intern() + " " + Arrays.toString(s));
+        int p = config.patchSize();
+        if (s.length != 4 || s[1] != 3 || s[2] != s[3] || s[2] < p || s[2] % p != 0
+                || images.scalar_type().intern() != ScalarType.Float) {
+            throw new IllegalArgumentException("CLIP vision tower expects float32 images [B, 3, S, S] with S a multiple "
+                    + "of the patch size " + p + " (the checkpoint's is " + config.imageSize() + "), got "
+                    + images.scalar_type().intern() + " " + Arrays.toString(s));
         }
+        return Math.toIntExact(s[2] / p);
     }
 
     /** {@code x + attn(ln_1(x))}, then {@code x + mlp(ln_2(x))}: OpenAI's {@code ResidualAttentionBlock}. */
@@ -177,6 +216,7 @@ public final class ClipVisionTransformer extends Module {
         private static final double QUICK_GELU = 1.702;
 
         private final int heads;
+        private final ClipVisionConfig.Activation activation;
         private final Tensor inProjWeight;
         private final Tensor inProjBias;
         private final Tensor outProjWeight;
@@ -188,15 +228,16 @@ public final class ClipVisionTransformer extends Module {
         private final Tensor cProjBias;
         private final LayerNorm ln2;
 
-        ResidualAttentionBlock(int width, int heads) {
+        ResidualAttentionBlock(int width, int heads, double eps, ClipVisionConfig.Activation activation) {
             this.heads = heads;
+            this.activation = activation;
             Module attn = register_module("attn", new Module());
             inProjWeight = parameter(attn, "in_proj_weight", 3L * width, width);
             inProjBias = parameter(attn, "in_proj_bias", 3L * width);
             Module outProj = attn.register_module("out_proj", new Module());
             outProjWeight = parameter(outProj, "weight", width, width);
             outProjBias = parameter(outProj, "bias", width);
-            ln1 = register_module("ln_1", new LayerNorm(width, LAYER_NORM_EPS));
+            ln1 = register_module("ln_1", new LayerNorm(width, eps));
             Module mlp = register_module("mlp", new Module());
             Module cFc = mlp.register_module("c_fc", new Module());
             cFcWeight = parameter(cFc, "weight", 4L * width, width);
@@ -204,7 +245,7 @@ public final class ClipVisionTransformer extends Module {
             Module cProj = mlp.register_module("c_proj", new Module());
             cProjWeight = parameter(cProj, "weight", width, 4L * width);
             cProjBias = parameter(cProj, "bias", width);
-            ln2 = register_module("ln_2", new LayerNorm(width, LAYER_NORM_EPS));
+            ln2 = register_module("ln_2", new LayerNorm(width, eps));
         }
 
         Tensor forward(Tensor x) {
@@ -229,10 +270,13 @@ public final class ClipVisionTransformer extends Module {
             return torch.linear(out, outProjWeight, new TensorOptional(outProjBias));
         }
 
-        /** c_fc, QuickGELU, c_proj. */
+        /** c_fc, QuickGELU or GELU, c_proj. */
         private Tensor mlp(Tensor x) {
             Tensor h = torch.linear(x, cFcWeight, new TensorOptional(cFcBias));
-            h = h.mul(torch.sigmoid(h.mul(Tensors.scalar(QUICK_GELU))));
+            h = switch (activation) {
+                case QUICK_GELU -> h.mul(torch.sigmoid(h.mul(Tensors.scalar(QUICK_GELU))));
+                case GELU -> torch.gelu(h);
+            };
             return torch.linear(h, cProjWeight, new TensorOptional(cProjBias));
         }
     }
@@ -257,7 +301,7 @@ public final class ClipVisionTransformer extends Module {
                 fill(block.cProjWeight, normal(rng, projStd));
                 fill(block.cProjBias, uniform(rng, 1 / Math.sqrt(4.0 * w)));
             }
-            fill(proj, normal(rng, scale));
+            if (proj != null) fill(proj, normal(rng, scale));
         }
     }
 

@@ -124,16 +124,22 @@ class ClipVisionTransformerTest {
                 .hasMessage(file + ": zip archive without an end-of-central-directory record: truncated");
         Path other = copyOf(W64 + ".io.safetensors", "io.safetensors", "nothing", null);
         assertThatThrownBy(() -> ClipVisionTransformer.load(other)).isInstanceOf(WeightFormatException.class)
-                .hasMessage(other + ": tensor 'visual.conv1.weight': missing (nor 'conv1.weight'): not an OpenAI CLIP "
-                        + "vision-transformer checkpoint");
+                .hasMessageStartingWith(other + ": not a CLIP vision tower: no 'visual.conv1.weight' or 'conv1.weight'");
     }
 
-    @Test void rejectsImagesOfTheWrongSize() {
+    @Test void rejectsImagesOfTheWrongShapeOrType() {
         ClipVisionTransformer model = ClipVisionTransformer.create(new ClipVisionConfig(32, 16, 64, 1, 1, 8));
         try (PointerScope scope = new PointerScope()) {
-            assertThatThrownBy(() -> model.forward(Tensors.zeros(2, 3, 64, 64)))
+            assertThatThrownBy(() -> model.forward(Tensors.zeros(2, 3, 40, 40)))
                     .isInstanceOf(IllegalArgumentException.class)
-                    .hasMessage("CLIP vision tower expects float32 images [B, 3, 32, 32], got Float [2, 3, 64, 64]");
+                    .hasMessage("CLIP vision tower expects float32 images [B, 3, S, S] with S a multiple of the patch "
+                            + "size 16 (the checkpoint's is 32), got Float [2, 3, 40, 40]");
+            assertThatThrownBy(() -> model.forward(Tensors.zeros(2, 1, 32, 32))).hasMessageEndingWith("got Float [2, 1, 32, 32]");
+            assertThatThrownBy(() -> model.forward(Tensors.zeros(2, 3, 32, 48))).hasMessageEndingWith("got Float [2, 3, 32, 48]");
+            assertThatThrownBy(() -> model.forward(Tensors.zeros(2, 3, 32, 32).to(ScalarType.Half)))
+                    .hasMessageEndingWith("got Half [2, 3, 32, 32]");
+            // another multiple of the patch runs, with resampled position embeddings
+            assertThat(Tensors.shape(model.forward(Tensors.zeros(2, 3, 64, 64)))).containsExactly(2, 17, 8);
         } finally {
             model.close();
         }
