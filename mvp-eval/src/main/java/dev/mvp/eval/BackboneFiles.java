@@ -1,0 +1,306 @@
+package dev.mvp.eval;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.mvp.api.Torch;
+import dev.mvp.models.PositionResampling;
+import dev.mvp.models.VisionTransformer;
+import dev.mvp.models.VitCheckpoints;
+import dev.mvp.models.VitConfig;
+import dev.mvp.models.VitConfig.Pooling;
+import dev.mvp.models.VitConfig.QkvBias;
+import dev.mvp.models.VitConfig.RelativePosition;
+import dev.mvp.models.io.SafeTensorsFile;
+import dev.mvp.models.io.TensorInfo;
+import dev.mvp.models.io.WeightFormatException;
+import dev.mvp.models.io.Weights;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.Tensor;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * Loads a {@link VisionTransformer} backbone for evaluation from what users have, inferring its shape from the
+ * weights so that no architecture flags are needed:
+ * <ul>
+ *   <li>a weight file in timm's or BEiT's layout: safetensors (what {@code ./mvp export} writes, what Hugging Face
+ *       hosts) or a {@code torch.save} checkpoint ({@code .pth}; the state dict is found under the usual keys
+ *       {@code model}, {@code state_dict}, {@code teacher}, {@code module}), with the names optionally under one
+ *       prefix ({@code backbone.}, {@code module.}, {@code encoder.}: whatever precedes {@code cls_token});</li>
+ *   <li>a run folder of {@code ./mvp pretrain} (its {@code checkpoints/latest} is read) or one of its checkpoint
+ *       folders ({@code model.safetensors}, the student under {@code backbone.}).</li>
+ * </ul>
+ *
+ * <p>What is inferred, and from which tensor: width ({@code cls_token}), patch size ({@code patch_embed.proj.weight}),
+ * depth (the {@code blocks.N} present), MLP ratio ({@code blocks.0.mlp.fc1.weight}), the attention bias (fused
+ * {@code qkv.bias}, BEiT's {@code q_bias}/{@code v_bias}, or none), layer scale ({@code ls1.gamma} or
+ * {@code gamma_1}), relative position bias (shared {@code rel_pos_bias.*} or per block), absolute position embedding
+ * and the image size it was made for ({@code pos_embed}; else the relative table's grid), pooling ({@code fc_norm}
+ * present: mean pooling; else CLS with the final {@code norm}). The number of heads cannot be read from shapes: it is
+ * taken from {@link Options#heads()} when given, else from the safetensors metadata key {@code num_heads} (or
+ * {@code heads}), else from a run folder's {@code config.json} model preset, else {@code width / 64} (every timm
+ * and BEiT preset, tiny to huge, has 64-dimensional heads). A classifier {@code head.*} in the file is ignored.
+ */
+public final class BackboneFiles {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private BackboneFiles() {}
+
+    /**
+     * How to build the model.
+     *
+     * @param heads     attention heads, or 0 to infer (see the class comment)
+     * @param imageSize input side in pixels, or 0 for the size the weights were made for (position parameters are
+     *                  resampled otherwise, timm's way)
+     * @param blocks    keep only the first {@code blocks} transformer blocks (features of an intermediate block: the
+     *                  final norm then applies to that block's output, as DINO and BEiT read intermediate layers);
+     *                  0 for all
+     */
+    public record Options(int heads, int imageSize, int blocks) {
+        public Options {
+            if (heads < 0 || imageSize < 0 || blocks < 0) {
+                throw new IllegalArgumentException("heads, imageSize and blocks must be >= 0 (0 = inferred), got "
+                        + heads + ", " + imageSize + ", " + blocks);
+            }
+        }
+
+        /** Everything inferred. */
+        public static Options inferred() {
+            return new Options(0, 0, 0);
+        }
+
+        public Options withImageSize(int size) {
+            return new Options(heads, size, blocks);
+        }
+
+        public Options withBlocks(int n) {
+            return new Options(heads, imageSize, n);
+        }
+
+        public Options withHeads(int n) {
+            return new Options(n, imageSize, blocks);
+        }
+    }
+
+    /** A loaded backbone, the weight file it came from and the configuration used. */
+    public record Loaded(VisionTransformer model, Path weightFile, String prefix, VitConfig config, int fileDepth) {}
+
+    /**
+     * Loads a backbone (see the class comment). Call it outside any PointerScope: the model is long-lived. The model
+     * is in {@code eval()} mode.
+     *
+     * @throws WeightFormatException naming the file (and tensor) when it is not a usable ViT checkpoint
+     * @throws IllegalArgumentException when an option does not fit the weights (more blocks than the file has, heads
+     *                                  that do not divide the width)
+     */
+    public static Loaded load(Path source, Options options) {
+        Objects.requireNonNull(source, "source");
+        Torch.init();
+        Path file = weightFile(source);
+        int presetHeads = Files.isDirectory(source) ? runHeads(source) : 0;
+        try (Weights w = Weights.open(file)) {
+            String prefix = prefixOf(w);
+            VitConfig full = infer(w, prefix, options.heads() > 0 ? options.heads() : presetHeads);
+            int depth = options.blocks() == 0 ? full.depth() : options.blocks();
+            if (depth > full.depth()) {
+                throw new IllegalArgumentException(file + " has " + full.depth() + " blocks; cannot keep " + depth);
+            }
+            VitConfig config = full.withDepth(depth);
+            if (options.imageSize() > 0) config = config.withImageSize(options.imageSize());
+            VisionTransformer vit = VisionTransformer.create(config);
+            try (PointerScope scope = new PointerScope()) {
+                Map<String, Tensor> weights = new LinkedHashMap<>();
+                for (String name : w.names()) {
+                    if (!name.startsWith(prefix)) continue;
+                    String n = name.substring(prefix.length());
+                    if (n.startsWith("head.") || n.startsWith("lm_head.")) continue;
+                    if (n.startsWith("blocks.")) {
+                        int b = blockIndex(n);
+                        if (b >= depth) continue;
+                    }
+                    weights.put(n, w.tensor(name));
+                }
+                VitCheckpoints.copyInto(vit, weights, file + (prefix.isEmpty() ? "" : " (" + prefix + "*)"),
+                        PositionResampling.Style.TIMM, true);
+            } catch (RuntimeException e) {
+                vit.close();
+                throw e;
+            }
+            vit.eval();
+            return new Loaded(vit, file, prefix, config, full.depth());
+        }
+    }
+
+    /** The configuration {@link #load} would use for {@code source} with all blocks and its own image size. */
+    public static VitConfig inferConfig(Path source, int heads) {
+        Path file = weightFile(source);
+        int presetHeads = Files.isDirectory(source) ? runHeads(source) : 0;
+        try (Weights w = Weights.open(file)) {
+            return infer(w, prefixOf(w), heads > 0 ? heads : presetHeads);
+        }
+    }
+
+    /** The weight file a source names: itself, a checkpoint folder's model.safetensors, or a run's latest one. */
+    public static Path weightFile(Path source) {
+        if (!Files.exists(source)) throw new WeightFormatException("backbone not found: " + source);
+        if (Files.isRegularFile(source)) return source;
+        Path model = source.resolve("model.safetensors");
+        if (Files.isRegularFile(model)) return model;
+        Path latest = source.resolve("checkpoints").resolve("latest");
+        if (Files.isRegularFile(latest)) {
+            try {
+                Path ckpt = latest.getParent().resolve(Files.readString(latest).trim()).resolve("model.safetensors");
+                if (Files.isRegularFile(ckpt)) return ckpt;
+                throw new WeightFormatException(latest + " names a checkpoint without model.safetensors: " + ckpt);
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot read " + latest + ": " + e.getMessage(), e);
+            }
+        }
+        throw new WeightFormatException(source + " is a folder but neither a checkpoint (model.safetensors) nor a "
+                + "run folder (checkpoints/latest)");
+    }
+
+    /**
+     * The heads of the preset named in a run's config.json ({@code config.model}), looked up in the folder and, for a
+     * checkpoint folder {@code <run>/checkpoints/step-N}, in the run folder; 0 if none.
+     */
+    private static int runHeads(Path folder) {
+        Path abs = folder.toAbsolutePath().normalize();
+        for (Path dir : new Path[] {abs, abs.getParent() == null ? null : abs.getParent().getParent()}) {
+            if (dir == null) continue;
+            Path config = dir.resolve("config.json");
+            if (!Files.isRegularFile(config)) continue;
+            try {
+                JsonNode c = JSON.readTree(config.toFile()).path("config");
+                if (c.path("model").isTextual()) return VitConfig.preset(c.path("model").asText(), 16).heads();
+            } catch (IOException | IllegalArgumentException e) {
+                return 0; // not a run configuration we know: fall back to the other sources
+            }
+        }
+        return 0;
+    }
+
+    /** Whatever precedes the one tensor name ending in {@code cls_token}. */
+    static String prefixOf(Weights w) {
+        String found = null;
+        for (String name : w.names()) {
+            if (name.equals("cls_token") || name.endsWith(".cls_token")) {
+                String p = name.substring(0, name.length() - "cls_token".length());
+                if (found != null && !found.equals(p)) {
+                    // e.g. a DINO checkpoint with student and teacher, or a pre-training checkpoint with a teacher
+                    if (p.equals("backbone.") || p.isEmpty()) found = p;
+                    continue;
+                }
+                found = p;
+            }
+        }
+        if (found == null) {
+            throw WeightFormatException.of(w.path(), "cls_token", "missing: not a Vision Transformer checkpoint in "
+                    + "timm's or BEiT's layout (no tensor named cls_token or <prefix>.cls_token)");
+        }
+        return found;
+    }
+
+    static VitConfig infer(Weights w, String prefix, int heads) {
+        long[] cls = shape(w, prefix, "cls_token");
+        if (cls.length != 3 || cls[0] != 1 || cls[1] != 1) throw bad(w, prefix + "cls_token", "shape is not [1, 1, C]");
+        int width = (int) cls[2];
+        long[] patch = shape(w, prefix, "patch_embed.proj.weight");
+        if (patch.length != 4 || patch[0] != width || patch[1] != 3 || patch[2] != patch[3]) {
+            throw bad(w, prefix + "patch_embed.proj.weight", "shape is not [" + width + ", 3, p, p]");
+        }
+        int patchSize = (int) patch[2];
+        int depth = 0;
+        for (String name : w.names()) {
+            if (name.startsWith(prefix + "blocks.")) depth = Math.max(depth, blockIndex(name.substring(prefix.length())) + 1);
+        }
+        if (depth == 0) throw bad(w, prefix + "blocks.0.*", "missing: no transformer blocks");
+        long[] fc1 = shape(w, prefix, "blocks.0.mlp.fc1.weight");
+        double mlpRatio = fc1[0] / (double) width;
+        QkvBias bias = w.contains(prefix + "blocks.0.attn.qkv.bias") ? QkvBias.QKV
+                : w.contains(prefix + "blocks.0.attn.q_bias") ? QkvBias.QV : QkvBias.NONE;
+        boolean layerScale = w.contains(prefix + "blocks.0.ls1.gamma") || w.contains(prefix + "blocks.0.gamma_1");
+        RelativePosition rel = w.contains(prefix + "rel_pos_bias.relative_position_bias_table") ? RelativePosition.SHARED
+                : w.contains(prefix + "blocks.0.attn.relative_position_bias_table") ? RelativePosition.PER_BLOCK
+                : RelativePosition.NONE;
+        boolean absolute = w.contains(prefix + "pos_embed");
+        int grid;
+        if (absolute) {
+            long[] pos = shape(w, prefix, "pos_embed");
+            grid = pos.length == 3 ? squareRoot(pos[1] - 1) : -1;
+            if (grid < 1) throw bad(w, prefix + "pos_embed", "shape is not [1, 1 + g*g, C]");
+        } else if (rel != RelativePosition.NONE) {
+            String table = rel == RelativePosition.SHARED ? "rel_pos_bias.relative_position_bias_table"
+                    : "blocks.0.attn.relative_position_bias_table";
+            long rows = shape(w, prefix, table)[0];
+            int side = squareRoot(rows - 3);
+            if (side < 1 || side % 2 == 0) throw bad(w, prefix + table, "rows " + rows + " are not (2g-1)^2 + 3");
+            grid = (side + 1) / 2;
+        } else {
+            throw bad(w, prefix + "pos_embed", "missing, and no relative position table either");
+        }
+        Pooling pooling = w.contains(prefix + "fc_norm.weight") ? Pooling.MEAN : Pooling.CLS;
+        if (pooling == Pooling.CLS && !w.contains(prefix + "norm.weight")) {
+            throw bad(w, prefix + "norm.weight", "missing (nor fc_norm.weight)");
+        }
+        if (heads == 0) heads = metadataHeads(w);
+        if (heads == 0) {
+            if (width % 64 != 0) {
+                throw new IllegalArgumentException(w.path() + ": width " + width + " is not a multiple of 64; give the "
+                        + "number of attention heads (--heads)");
+            }
+            heads = width / 64;
+        }
+        if (width % heads != 0) throw new IllegalArgumentException("width " + width + " of " + w.path()
+                + " is not divisible by " + heads + " heads");
+        return new VitConfig(grid * patchSize, patchSize, width, depth, heads, mlpRatio, bias, 1e-6,
+                layerScale ? 0.1 : 0, rel, absolute, 0, pooling, 0, VitConfig.AttentionKernel.MATMUL);
+    }
+
+    private static int metadataHeads(Weights w) {
+        if (!(w instanceof SafeTensorsFile st)) return 0;
+        for (String key : List.of("num_heads", "heads")) {
+            String v = st.metadata().get(key);
+            if (v != null) {
+                try {
+                    return Integer.parseInt(v.trim());
+                } catch (NumberFormatException e) {
+                    throw WeightFormatException.of(w.path(), "metadata " + key + " '" + v + "' is not a number");
+                }
+            }
+        }
+        return 0;
+    }
+
+    private static long[] shape(Weights w, String prefix, String name) {
+        if (!w.contains(prefix + name)) throw bad(w, prefix + name, "missing");
+        TensorInfo info = w.info(prefix + name);
+        return info.shape();
+    }
+
+    static int blockIndex(String name) {
+        int end = name.indexOf('.', "blocks.".length());
+        try {
+            return Integer.parseInt(name.substring("blocks.".length(), end < 0 ? name.length() : end));
+        } catch (NumberFormatException e) {
+            return -1;
+        }
+    }
+
+    private static int squareRoot(long n) {
+        if (n < 1) return -1;
+        long r = Math.round(Math.sqrt((double) n));
+        return r * r == n ? (int) r : -1;
+    }
+
+    private static WeightFormatException bad(Weights w, String tensor, String problem) {
+        return WeightFormatException.of(w.path(), tensor, problem);
+    }
+}

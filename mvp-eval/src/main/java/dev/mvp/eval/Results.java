@@ -1,0 +1,52 @@
+package dev.mvp.eval;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+
+/**
+ * The JSON result files every evaluation command writes next to its human-readable output, so that the examples
+ * can build the paper's tables from them. Numbers that are NaN (an mIoU class absent from the data, say) are
+ * written as JSON {@code null}.
+ */
+public final class Results {
+    /** Shared mapper, pretty-printing. */
+    public static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+    private Results() {}
+
+    /** A new empty JSON object. */
+    public static ObjectNode object() {
+        return JSON.createObjectNode();
+    }
+
+    /** Puts {@code value}, or null when it is NaN or infinite. */
+    public static void putNumber(ObjectNode node, String key, double value) {
+        if (Double.isFinite(value)) node.put(key, value);
+        else node.putNull(key);
+    }
+
+    /** Writes {@code node} to {@code file} atomically (temporary file + rename), creating the folder. */
+    public static void write(Path file, ObjectNode node) {
+        try {
+            Path parent = file.toAbsolutePath().getParent();
+            Files.createDirectories(parent);
+            Path tmp = parent.resolve(file.getFileName() + ".tmp-" + ProcessHandle.current().pid());
+            Files.writeString(tmp, JSON.writeValueAsString(node) + "\n");
+            try {
+                Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            } catch (AtomicMoveNotSupportedException e) {
+                Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write " + file + ": " + e.getMessage(), e);
+        }
+    }
+}
