@@ -5,6 +5,7 @@ import dev.mvp.api.Interpolation;
 import dev.mvp.api.TargetSpec;
 import dev.mvp.api.Tensors;
 import dev.mvp.api.ViewSpec;
+import dev.mvp.models.clip.ClipLayout;
 import dev.mvp.models.io.SafeTensorsFile;
 import dev.mvp.models.io.SafeTensorsWriter;
 import dev.mvp.models.io.WeightFormatException;
@@ -36,12 +37,54 @@ class ClipTokenizerTest {
             assertThat(clip.inputSpec()).isEqualTo(new ViewSpec(64, Interpolation.BICUBIC, ImageNormalization.CLIP));
             assertThat(clip.targetSpec()).isEqualTo(new TargetSpec.Features(32, true));
             assertThat(clip.gridSize()).isEqualTo(4);
-            assertThat(clip.name()).isEqualTo("clip-vit(width 64, layers 2, heads 1, patch 16, image 64, output 32) from " + weights);
+            assertThat(clip.name()).isEqualTo("clip-vit(width 64, layers 2, heads 1, patch 16, image 64, output 32, "
+                    + "quick_gelu) from " + weights + " (openai layout)");
 
             Tensor targets = clip.targets(io.tensor("images", ScalarType.Float));
             assertThat(targets.requires_grad()).isFalse();
             assertThat(targets.is_inference()).isFalse();
             TensorAssert.assertClose(targets, io.tensor("features_fp16", ScalarType.Float), 1e-4);
+        }
+    }
+
+    /**
+     * Options named in the configuration: the Hugging Face layout, the last block's tokens, a 160-pixel view (position
+     * embeddings interpolated as transformers' interpolate_pos_encoding); references from
+     * tools/fixtures/make_clip_layout_fixtures.py.
+     */
+    @Test void optionsChooseTheLayoutTheTargetAndTheInputSize() {
+        Path weights = TestPaths.fixture("clip/hf_clip_w64_p16/pytorch_model.bin");
+        ClipTokenizer.Options options = ClipTokenizer.Options.DEFAULT.withLayout(ClipLayout.HF)
+                .withTarget(TargetChoice.LAST_BLOCK).withImageSize(160);
+        try (ClipTokenizer clip = ClipTokenizer.load(weights, options);
+             ClipTokenizer features = ClipTokenizer.load(weights, options.withTarget(TargetChoice.FEATURES));
+             SafeTensorsFile io = SafeTensorsFile.open(TestPaths.fixture("clip/clip_w64_p16.layouts.io.safetensors"));
+             PointerScope scope = new PointerScope()) {
+            assertThat(clip.inputSpec()).isEqualTo(new ViewSpec(160, Interpolation.BICUBIC, ImageNormalization.CLIP));
+            assertThat(clip.targetSpec()).isEqualTo(new TargetSpec.Features(64, true));
+            assertThat(features.targetSpec()).isEqualTo(new TargetSpec.Features(32, true));
+            assertThat(clip.gridSize()).isEqualTo(10);
+            assertThat(clip.name()).endsWith("from " + weights + " (hf layout, last_block targets, input 160 px)");
+            Tensor images = io.tensor("images160", ScalarType.Float);
+            TensorAssert.assertClose(clip.targets(images), io.tensor("last_block160", ScalarType.Float), 1e-4);
+            TensorAssert.assertClose(features.targets(images), io.tensor("features160", ScalarType.Float), 1e-4);
+            assertThatThrownBy(() -> clip.targets(Tensors.zeros(1, 3, 64, 64))).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("the CLIP teacher takes [B, 3, 160, 160] images, got [1, 3, 64, 64]");
+        }
+        assertThatThrownBy(() -> ClipTokenizer.load(weights, options.withImageSize(100)))
+                .isInstanceOf(InvalidChoiceException.class)
+                .hasMessage("teacher input size 100 is not a multiple of the CLIP checkpoint's patch size 16");
+    }
+
+    /** Hugging Face's CLIPVisionModel has no projection: the features are the post_layernorm'd tokens, width 64. */
+    @Test void aTowerWithoutProjectionGivesPostLayerNormedTokens() {
+        try (ClipTokenizer clip = ClipTokenizer.load(TestPaths.fixture("clip/hf_vision_w64_p16/model.safetensors"));
+             SafeTensorsFile io = SafeTensorsFile.open(TestPaths.fixture("clip/clip_w64_p16.io.safetensors"));
+             SafeTensorsFile ref = SafeTensorsFile.open(TestPaths.fixture("clip/clip_w64_p16.layouts.io.safetensors"));
+             PointerScope scope = new PointerScope()) {
+            assertThat(clip.targetSpec()).isEqualTo(new TargetSpec.Features(64, true));
+            TensorAssert.assertClose(clip.targets(io.tensor("images", ScalarType.Float)),
+                    ref.tensor("tokens_gelu_fp16", ScalarType.Float), 1e-4);
         }
     }
 
@@ -77,7 +120,7 @@ class ClipTokenizerTest {
         Path file = dir.resolve("ViT-B-16.pt");
         Files.writeString(file, "not weights at all");
         assertThatThrownBy(() -> ClipTokenizer.load(file)).isInstanceOf(WeightFormatException.class)
-                .hasMessageStartingWith(file + ": header length ")
+                .hasMessageStartingWith(file + ": not a weight file: ")
                 .hasMessageNotContaining("\n");
     }
 
