@@ -38,6 +38,27 @@ class VisionTransformerTest {
     }
 
     @Test
+    void forwardGivesTheSameTokensAndGradientsWithOrWithoutAnEnclosingScope() {
+        // forward runs each block in a scope of its own and hands the result to the caller's scope, if any
+        torch.manual_seed(9);
+        try (VisionTransformer vit = VisionTransformer.create(SMALL.beitPretraining())) {
+            vit.eval();
+            randomise(vit);
+            Tensor images = Tensors.randn(2, 3, 64, 64);
+            Tensor unscoped = vit.forward(images, null);
+            unscoped.sum().backward();
+            Tensor unscopedGrad = StateDict.of(vit).get("blocks.0.attn.qkv.weight").grad().clone();
+            vit.zero_grad(true);
+            try (PointerScope scope = new PointerScope()) {
+                Tensor scoped = vit.forward(images, null);
+                scoped.sum().backward();
+                assertThat(TensorAssert.maxAbsDiff(scoped, unscoped)).isZero();
+                assertThat(TensorAssert.maxAbsDiff(StateDict.of(vit).get("blocks.0.attn.qkv.weight").grad(), unscopedGrad)).isZero();
+            }
+        }
+    }
+
+    @Test
     void maskedPatchesReceiveTheMaskTokenAndTheirPixelsAreInvisible() {
         torch.manual_seed(1);
         boolean[] flags = new boolean[2 * 16];
