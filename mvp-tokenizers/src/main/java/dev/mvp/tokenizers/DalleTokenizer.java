@@ -62,7 +62,12 @@ public final class DalleTokenizer implements Tokenizer {
      * @throws WeightFormatException one line naming the file (and the tensor) when it is not such an encoder
      */
     public static DalleTokenizer load(Path file, int viewSize) {
-        return new DalleTokenizer(DalleEncoder.load(file), viewSize, file.toString());
+        return load(file, viewSize, "");
+    }
+
+    /** As {@link #load(Path, int)}, the encoder's state dict at {@code keyPath} in a {@code torch.save} checkpoint. */
+    public static DalleTokenizer load(Path file, int viewSize, String keyPath) {
+        return new DalleTokenizer(DalleEncoder.load(file, keyPath), viewSize, file.toString());
     }
 
     /** e.g. {@code dalle-dvae(n_hid 256, blocks/group 2, vocab 8192, view 112) from encoder.pkl}. */

@@ -119,8 +119,28 @@ public final class Teachers {
         return switch (spec.kind()) {
             case CLIP -> ClipTokenizer.load(spec.weights(), new ClipTokenizer.Options(clipLayout(spec.layout()),
                     spec.target(), spec.imageSize(), spec.keyPath()));
-            case DINO, DALLE -> throw new InvalidChoiceException("the " + spec.kind() + " tokenizer is not available yet "
-                    + "(available: clip)");
+            case DINO -> {
+                if (spec.layout() != Layout.AUTO && spec.layout() != Layout.DINO && spec.layout() != Layout.TIMM) {
+                    throw new InvalidChoiceException("layout " + spec.layout() + " is not a DINO layout (auto, dino or timm: "
+                            + "the same names)");
+                }
+                if (spec.target() != TargetChoice.FEATURES) {
+                    throw new InvalidChoiceException("the dino tokenizer gives its final-normed tokens only (target features)");
+                }
+                yield DinoTokenizer.load(spec.weights(), DinoTokenizer.Options.DEFAULT.withKeyPath(spec.keyPath())
+                        .withImageSize(spec.imageSize()));
+            }
+            case DALLE -> {
+                if (spec.layout() != Layout.AUTO) {
+                    throw new InvalidChoiceException("layout " + spec.layout() + " is not a d-VAE layout (auto: DALL-E's "
+                            + "encoder.pkl or its state dict)");
+                }
+                if (spec.target() != TargetChoice.FEATURES) {
+                    throw new InvalidChoiceException("the dalle tokenizer gives token ids only (target features)");
+                }
+                yield DalleTokenizer.load(spec.weights(), spec.imageSize() == 0 ? DalleTokenizer.BEIT_VIEW_SIZE
+                        : spec.imageSize(), spec.keyPath());
+            }
         };
     }
 
@@ -141,11 +161,37 @@ public final class Teachers {
                     }
                     return new Detected(Kind.CLIP, Layout.parse(layout.id()), description);
                 });
-                case DINO, DALLE -> Optional.empty();
+                case DINO -> detectDino(weights);
+                case DALLE -> detectDalle(weights);
             };
             if (found.isPresent()) return found;
         }
         return Optional.empty();
+    }
+
+    private static Optional<Detected> detectDino(Weights weights) {
+        String prefix;
+        try {
+            prefix = DinoTokenizer.keyPrefix(weights);
+            if (!weights.contains(prefix + "patch_embed.proj.weight") || !weights.contains(prefix + "pos_embed")) return Optional.empty();
+            dev.mvp.models.VitConfig c = DinoTokenizer.inferConfig(weights, prefix, DinoTokenizer.Options.DEFAULT);
+            return Optional.of(new Detected(Kind.DINO, Layout.DINO, "DINO / timm ViT layout ("
+                    + (prefix.isEmpty() ? "no prefix" : "'" + prefix + "*'") + "): width " + c.width() + ", depth "
+                    + c.depth() + ", heads " + c.heads() + " (width / 64), patch " + c.patchSize() + ", image " + c.imageSize()));
+        } catch (WeightFormatException e) {
+            return Optional.empty();
+        }
+    }
+
+    private static Optional<Detected> detectDalle(Weights weights) {
+        try {
+            String prefix = dev.mvp.models.dalle.DalleEncoder.keyPrefix(weights);
+            return Optional.of(new Detected(Kind.DALLE, Layout.AUTO, "DALL-E d-VAE encoder"
+                    + (prefix.isEmpty() ? "" : " ('" + prefix + "*')") + ": "
+                    + dev.mvp.models.dalle.DalleEncoderConfig.inferFrom(weights, prefix)));
+        } catch (WeightFormatException e) {
+            return Optional.empty();
+        }
     }
 
     /** A detected teacher checkpoint. */

@@ -98,7 +98,15 @@ public final class DalleEncoder extends Module {
      *                               or unexpected tensor, a shape that does not fit
      */
     public static DalleEncoder load(Path path) {
-        try (Weights weights = Weights.open(path, "", PICKLED_ENCODER)) {
+        return load(path, "");
+    }
+
+    /**
+     * As {@link #load(Path)}, the state dict chosen by a key path inside a {@code torch.save} checkpoint
+     * ({@code model}, {@code module/encoder}: keys joined by {@code /}; empty to search as {@link Weights#open} does).
+     */
+    public static DalleEncoder load(Path path, String keyPath) {
+        try (Weights weights = Weights.open(path, keyPath, PICKLED_ENCODER)) {
             return load(weights);
         }
     }
