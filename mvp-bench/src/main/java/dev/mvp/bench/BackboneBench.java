@@ -33,6 +33,7 @@ import java.util.TreeSet;
  * <pre>
  * tools/bench/backbone.sh [--models tiny,base] [--batch 8] [--image 224] [--threads 2] [--rounds 2]
  *                         [--steps 5] [--warmup 2] [--wait-policies default,passive] [--python /usr/bin/python3]
+ *                         [--impls python,java-matmul,java-sdpa]
  * </pre>
  * Every cell is measured under each OpenMP wait policy listed: {@code default} leaves {@code OMP_WAIT_POLICY} unset
  * (libgomp's threads then spin after each parallel region, competing on a small machine with OpenBLAS's own
@@ -46,7 +47,7 @@ import java.util.TreeSet;
  */
 public final class BackboneBench {
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final List<String> IMPLEMENTATIONS = List.of("python", "java-matmul", "java-sdpa");
+    private static final String IMPLEMENTATIONS = "python,java-matmul,java-sdpa";
 
     private BackboneBench() {}
 
@@ -142,14 +143,18 @@ public final class BackboneBench {
         List<String> loads = new ArrayList<>();
         loads.add(uptime());
         List<String> policies = List.of(opts.getOrDefault("wait-policies", "default,passive").split(","));
+        List<String> impls = List.of(opts.getOrDefault("impls", IMPLEMENTATIONS).split(","));
+        if (!impls.contains("python") || !List.of(IMPLEMENTATIONS.split(",")).containsAll(impls)) {
+            throw new IllegalArgumentException("--impls must list python and any of java-matmul, java-sdpa; got " + impls);
+        }
         Map<String, Map<String, Measurement>> results = new LinkedHashMap<>();
         Map<String, JsonNode> environment = new LinkedHashMap<>();
         for (String model : models) {
             for (String policy : policies) {
                 Map<String, Measurement> byImpl = new LinkedHashMap<>();
-                for (String impl : IMPLEMENTATIONS) byImpl.put(impl, new Measurement());
+                for (String impl : impls) byImpl.put(impl, new Measurement());
                 for (int round = 0; round < rounds; round++) {
-                    List<String> order = new ArrayList<>(IMPLEMENTATIONS);
+                    List<String> order = new ArrayList<>(impls);
                     if (round % 2 == 1) java.util.Collections.reverse(order);
                     for (String impl : order) {
                         List<String> command = impl.equals("python")
