@@ -32,7 +32,9 @@ import java.util.concurrent.locks.ReentrantLock;
  * as in BEiT. Each sample is decoded, colour-jittered if configured ({@link LoaderConfig#colorJitter()}, on the whole
  * image, as BEiT), cropped once ({@link LoaderConfig#crop()}), flipped or not, and every view of
  * {@link ViewSpec} is resampled from that same crop (PIL-exact, see {@link Resampler}), mirrored alike, and
- * normalised ({@link PixelNormalizer}). Its mask is drawn by {@code masking.sample(gridSize, gridSize, rng)}.
+ * normalised ({@link PixelNormalizer}); views of the same size and interpolation (MVP's student and CLIP teacher at
+ * 224, bicubic) are resampled once and only normalised apart. Its mask is drawn by
+ * {@code masking.sample(gridSize, gridSize, rng)}.
  *
  * <p><b>Determinism.</b> The epoch order is a permutation of the whole dataset drawn from (seed, epoch); with
  * {@link LoaderConfig#worldSize()} processes, rank {@code r} takes positions {@code r, r + worldSize, ...} of it
@@ -72,6 +74,8 @@ public final class BatchLoader implements AutoCloseable {
     private final int batchesPerEpoch;
     private final long firstBatch;
     private final PixelNormalizer[] normalizers;
+    /** Per view: the first view with the same size and interpolation, whose resampled pixels it reuses. */
+    private final int[] resampledAs;
     private final BlockPool pool;
     private final BadFiles badFiles;
     private final EpochOrders orders;
@@ -104,6 +108,17 @@ public final class BatchLoader implements AutoCloseable {
         this.batchesPerEpoch = perRank / batchSize;
         this.firstBatch = (long) config.startEpoch() * batchesPerEpoch + config.startBatch();
         this.normalizers = this.views.stream().map(v -> new PixelNormalizer(v.normalization())).toArray(PixelNormalizer[]::new);
+        this.resampledAs = new int[this.views.size()];
+        for (int v = 0; v < resampledAs.length; v++) {
+            resampledAs[v] = v;
+            for (int u = 0; u < v; u++) {
+                ViewSpec a = this.views.get(u), b = this.views.get(v);
+                if (a.size() == b.size() && a.interpolation() == b.interpolation()) {
+                    resampledAs[v] = u;
+                    break;
+                }
+            }
+        }
         long[] partBytes = new long[this.views.size() + 1];
         for (int i = 0; i < this.views.size(); i++) {
             long s = this.views.get(i).size();
@@ -302,15 +317,17 @@ public final class BatchLoader implements AutoCloseable {
         }
     }
 
-    /** Per-worker scratch memory, reused for every sample. */
+    /** Per-worker scratch memory, reused for every sample: one RGB buffer per distinct resampling. */
     private final class Scratch {
         final Resampler resampler = new Resampler();
-        final byte[] rgb;
+        final byte[][] rgb = new byte[views.size()][];
         final float[] planes;
 
         Scratch() {
             int largest = views.stream().mapToInt(ViewSpec::size).max().orElseThrow();
-            rgb = new byte[3 * largest * largest];
+            for (int v = 0; v < views.size(); v++) {
+                if (resampledAs[v] == v) rgb[v] = new byte[3 * views.get(v).size() * views.get(v).size()];
+            }
             planes = new float[3 * largest * largest];
         }
     }
@@ -397,8 +414,9 @@ public final class BatchLoader implements AutoCloseable {
             for (int v = 0; v < views.size(); v++) {
                 ViewSpec view = views.get(v);
                 int s = view.size();
-                scratch.resampler.resizeInto(image, box, s, s, view.interpolation(), scratch.rgb);
-                normalizers[v].toPlanar(scratch.rgb, s, s, box.flip(), scratch.planes);
+                byte[] rgb = scratch.rgb[resampledAs[v]];
+                if (resampledAs[v] == v) scratch.resampler.resizeInto(image, box, s, s, view.interpolation(), rgb);
+                normalizers[v].toPlanar(rgb, s, s, box.flip(), scratch.planes);
                 long at = batch.block.offset(v) + (long) slot * 3 * s * s * Float.BYTES;
                 MemorySegment.copy(scratch.planes, 0, memory, ValueLayout.JAVA_FLOAT, at, 3 * s * s);
             }

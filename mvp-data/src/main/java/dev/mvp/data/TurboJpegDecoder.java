@@ -26,7 +26,9 @@ import java.util.Optional;
  * system package, not a Maven artifact: {@link #available()} says whether it could be loaded, and
  * {@link ImageDecoders#fastest()} falls back to {@link ImageIoDecoder} without it.
  *
- * <p>Thread-safe: each call makes its own TurboJPEG handle and native buffers, and frees them before returning.
+ * <p>Thread-safe: each call makes its own TurboJPEG handle and frees it before returning. The file's bytes and the
+ * pixels stay on the Java heap and are handed to libjpeg-turbo directly ({@link Linker.Option#critical} downcalls:
+ * the garbage collector waits for the few milliseconds of a decode).
  */
 public final class TurboJpegDecoder implements ImageDecoder {
     private static final int TJPF_RGB = 0, TJPF_CMYK = 11;
@@ -81,17 +83,19 @@ public final class TurboJpegDecoder implements ImageDecoder {
     private RgbImage decodeJpeg(byte[] bytes, Path source) throws DecodeException {
         JpegColor color = JpegColor.of(bytes);
         if (color == null) throw new DecodeException(source, "JPEG with a component count PIL cannot convert to RGB");
-        try (Arena arena = Arena.ofConfined()) {
+        try {
             MemorySegment handle = (MemorySegment) Native.INIT_DECOMPRESS.invokeExact();
             if (handle.equals(MemorySegment.NULL)) throw new DecodeException(source, "libjpeg-turbo could not make a decompressor");
             try {
-                MemorySegment jpeg = arena.allocate(bytes.length);
-                MemorySegment.copy(bytes, 0, jpeg, ValueLayout.JAVA_BYTE, 0, bytes.length);
-                MemorySegment dims = arena.allocate(ValueLayout.JAVA_INT, 4);
+                // heap memory handed to libjpeg-turbo directly (critical downcalls): no native copies of the file or
+                // the pixels; the calls are short and never call back into Java
+                MemorySegment jpeg = MemorySegment.ofArray(bytes);
+                int[] dimsArray = new int[4];
+                MemorySegment dims = MemorySegment.ofArray(dimsArray);
                 int rc = (int) Native.DECOMPRESS_HEADER.invokeExact(handle, jpeg, (long) bytes.length,
                         dims, dims.asSlice(4), dims.asSlice(8), dims.asSlice(12));
                 if (rc != 0) throw new DecodeException(source, failure(handle, "corrupt JPEG"));
-                int width = dims.getAtIndex(ValueLayout.JAVA_INT, 0), height = dims.getAtIndex(ValueLayout.JAVA_INT, 1);
+                int width = dimsArray[0], height = dimsArray[1];
                 if (width < 1 || height < 1) throw new DecodeException(source, "image has no pixels (" + width + "x" + height + ")");
                 long pixels = (long) width * height;
                 if (pixels > maxPixels) {
@@ -100,7 +104,8 @@ public final class TurboJpegDecoder implements ImageDecoder {
                 }
                 boolean cmyk = color == JpegColor.CMYK || color == JpegColor.YCCK;
                 int bands = cmyk ? 4 : 3;
-                MemorySegment out = arena.allocate(pixels * bands);
+                byte[] samples = new byte[Math.multiplyExact(bands, Math.toIntExact(pixels))];
+                MemorySegment out = MemorySegment.ofArray(samples);
                 rc = (int) Native.DECOMPRESS.invokeExact(handle, jpeg, (long) bytes.length, out, width, 0, height,
                         cmyk ? TJPF_CMYK : TJPF_RGB, 0);
                 if (rc != 0) {
@@ -111,13 +116,9 @@ public final class TurboJpegDecoder implements ImageDecoder {
                     // PIL fails when libjpeg runs out of data ("image file is truncated") and ignores other warnings.
                     if (m.contains("premature end")) throw new DecodeException(source, "truncated JPEG (" + message + ")");
                 }
+                if (!cmyk) return new RgbImage(width, height, samples);
                 byte[] rgb = new byte[Math.multiplyExact(3, Math.toIntExact(pixels))];
-                if (cmyk) {
-                    byte[] samples = out.toArray(ValueLayout.JAVA_BYTE);
-                    JpegColor.CMYK.toRgb(samples, 4, (int) pixels, rgb);
-                } else {
-                    MemorySegment.copy(out, ValueLayout.JAVA_BYTE, 0, rgb, 0, rgb.length);
-                }
+                JpegColor.CMYK.toRgb(samples, 4, (int) pixels, rgb);
                 return new RgbImage(width, height, rgb);
             } finally {
                 int ignored = (int) Native.DESTROY.invokeExact(handle);
@@ -155,11 +156,12 @@ public final class TurboJpegDecoder implements ImageDecoder {
                 Linker linker = Linker.nativeLinker();
                 SymbolLookup lib = SymbolLookup.libraryLookup("libturbojpeg.so.0", Arena.global());
                 ValueLayout ptr = ValueLayout.ADDRESS, i32 = ValueLayout.JAVA_INT, ulong = ValueLayout.JAVA_LONG;
+                Linker.Option heap = Linker.Option.critical(true);
                 init = linker.downcallHandle(lib.findOrThrow("tjInitDecompress"), FunctionDescriptor.of(ptr));
                 header = linker.downcallHandle(lib.findOrThrow("tjDecompressHeader3"),
-                        FunctionDescriptor.of(i32, ptr, ptr, ulong, ptr, ptr, ptr, ptr));
+                        FunctionDescriptor.of(i32, ptr, ptr, ulong, ptr, ptr, ptr, ptr), heap);
                 decompress = linker.downcallHandle(lib.findOrThrow("tjDecompress2"),
-                        FunctionDescriptor.of(i32, ptr, ptr, ulong, ptr, i32, i32, i32, i32, i32));
+                        FunctionDescriptor.of(i32, ptr, ptr, ulong, ptr, i32, i32, i32, i32, i32), heap);
                 errorStr = linker.downcallHandle(lib.findOrThrow("tjGetErrorStr2"), FunctionDescriptor.of(ptr, ptr));
                 errorCode = linker.downcallHandle(lib.findOrThrow("tjGetErrorCode"), FunctionDescriptor.of(i32, ptr));
                 destroy = linker.downcallHandle(lib.findOrThrow("tjDestroy"), FunctionDescriptor.of(i32, ptr));

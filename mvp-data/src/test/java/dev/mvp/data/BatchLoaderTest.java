@@ -181,7 +181,7 @@ class BatchLoaderTest {
         ImageDataset data = cifar(3);
         LoaderConfig cfg = config(8);
         int[] order = BatchLoader.permutation(data.size(), BatchLoader.orderSeed(cfg.seed(), 1));
-        ImageIoDecoder decoder = new ImageIoDecoder();
+        ImageDecoder decoder = cfg.decoder();
         try (BatchLoader loader = BatchLoader.open(data, VIEWS, MASKING, GRID, cfg.withStart(1, 2));
              PointerScope scope = new PointerScope()) {
             Batch batch = loader.next();
@@ -215,6 +215,36 @@ class BatchLoaderTest {
         }
     }
 
+    /** MVP's student and teacher views differ only in normalisation: resampled once, normalised apart. */
+    @Test
+    void viewsOfOneSizeAndFilterShareTheirResamplingButNotTheirNormalisation() throws Exception {
+        ImageDataset data = cifar(3);
+        List<ViewSpec> views = List.of(new ViewSpec(24, Interpolation.BICUBIC, ImageNormalization.IMAGENET),
+                new ViewSpec(16, Interpolation.BILINEAR, ImageNormalization.CLIP),
+                new ViewSpec(24, Interpolation.BICUBIC, ImageNormalization.CLIP),
+                new ViewSpec(16, Interpolation.BICUBIC, ImageNormalization.DALLE));
+        LoaderConfig cfg = config(8);
+        int[] order = BatchLoader.permutation(data.size(), BatchLoader.orderSeed(cfg.seed(), 0));
+        try (BatchLoader loader = BatchLoader.open(data, views, MASKING, GRID, cfg);
+             PointerScope scope = new PointerScope()) {
+            Batch batch = loader.next();
+            for (int j = 0; j < 8; j++) {
+                RgbImage image = cfg.decoder().decode(data.path(order[j]));
+                CropBox box = batch.crops().get(j);
+                for (int v = 0; v < views.size(); v++) {
+                    int s = views.get(v).size();
+                    byte[] rgb = new byte[3 * s * s];
+                    new Resampler().resizeInto(image, box, s, s, views.get(v).interpolation(), rgb);
+                    float[] expected = new float[3 * s * s];
+                    new PixelNormalizer(views.get(v).normalization()).toPlanar(rgb, s, s, box.flip(), expected);
+                    float[] all = Tensors.toFloats(batch.view(v));
+                    assertThat(Arrays.copyOfRange(all, j * 3 * s * s, (j + 1) * 3 * s * s)).as("sample %d view %d", j, v)
+                            .containsExactly(expected);
+                }
+            }
+        }
+    }
+
     /** With colour jitter, the jitter is drawn after the mask and applied to the whole image before the crop. */
     @Test
     void colourJitterIsDrawnAfterTheMaskAndAppliedToTheWholeImage() throws Exception {
@@ -222,7 +252,7 @@ class BatchLoaderTest {
         ColorJitter jitter = new ColorJitter(0.4, 0.4, 0.4, 0.1);
         LoaderConfig cfg = config(8).withColorJitter(jitter);
         int[] order = BatchLoader.permutation(data.size(), BatchLoader.orderSeed(cfg.seed(), 0));
-        ImageIoDecoder decoder = new ImageIoDecoder();
+        ImageDecoder decoder = cfg.decoder();
         try (BatchLoader loader = BatchLoader.open(data, VIEWS, MASKING, GRID, cfg);
              PointerScope scope = new PointerScope()) {
             Batch batch = loader.next();
