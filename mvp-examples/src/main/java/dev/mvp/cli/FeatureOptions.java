@@ -1,0 +1,141 @@
+package dev.mvp.cli;
+
+import dev.mvp.api.Torch;
+import dev.mvp.data.ImageDataset;
+import dev.mvp.data.ImageFolder;
+import dev.mvp.eval.Extractors;
+import dev.mvp.eval.FeatureCache;
+import dev.mvp.eval.FeatureExtractor;
+import dev.mvp.eval.FeatureSet;
+import dev.mvp.eval.FeatureSpec;
+import dev.mvp.eval.Features;
+import dev.mvp.eval.Progress;
+import dev.mvp.eval.Subset;
+import picocli.CommandLine.Option;
+
+import java.io.PrintWriter;
+import java.nio.file.Path;
+
+/** The flags shared by the commands that evaluate frozen features (knn, linprobe): backbone, features, cache. */
+final class FeatureOptions {
+
+    @Option(names = "--backbone", paramLabel = "FILE|DIR|raw-pixels", required = true,
+            description = {"Backbone weights in timm's or BEiT's layout (safetensors or .pth; e.g. from ./mvp export), a",
+                    "pretrain run folder or checkpoint folder, or 'raw-pixels' (the pixels themselves, in [0, 1])."})
+    String backbone;
+
+    @Option(names = "--pooling", paramLabel = "cls|mean|both", defaultValue = "cls",
+            description = "Image feature: the CLS token, the mean of the patch tokens (with fc_norm if the model has it), or both concatenated.")
+    String pooling;
+
+    @Option(names = "--block", paramLabel = "N", defaultValue = "-1",
+            description = "Block whose output is read, 0-based; negative counts from the end (-1: the last). The final norm applies.")
+    int block;
+
+    @Option(names = "--heads", paramLabel = "N", defaultValue = "0",
+            description = "Attention heads (0: from the file's metadata or the run's preset, else width / 64).")
+    int heads;
+
+    @Option(names = "--img-size", paramLabel = "N", defaultValue = "0",
+            description = "Input side (0: the backbone's own size; raw-pixels: 32). Position embeddings are resampled to it.")
+    int imageSize;
+
+    @Option(names = "--crop-pct", paramLabel = "F", defaultValue = "0",
+            description = "Centre-crop fraction: resize the shorter side to img-size / F, crop img-size (0: 0.875, DINO/MAE's; raw-pixels: 1).")
+    double cropPct;
+
+    @Option(names = "--batch-size", paramLabel = "N", defaultValue = "64", description = "Images per forward pass.")
+    int batchSize;
+
+    @Option(names = "--threads", paramLabel = "N", defaultValue = "0", description = "libtorch/OpenBLAS threads (0: all cores).")
+    int threads;
+
+    @Option(names = "--workers", paramLabel = "N", defaultValue = "0", description = "Image decoding threads (0: all cores).")
+    int workers;
+
+    @Option(names = "--cache", paramLabel = "DIR", defaultValue = "${sys:mvp.home:-.}/runs/feature-cache",
+            description = "Feature cache folder (safetensors shards keyed by backbone file, transform and dataset).")
+    Path cache;
+
+    @Option(names = "--no-cache", description = "Neither read nor write the feature cache.")
+    boolean noCache;
+
+    void validate() {
+        if (batchSize < 1) throw new Main.UsageException("--batch-size must be >= 1, got " + batchSize);
+        if (threads < 0 || workers < 0) throw new Main.UsageException("--threads and --workers must be >= 0");
+        if (heads < 0) throw new Main.UsageException("--heads must be >= 0, got " + heads);
+        if (imageSize < 0) throw new Main.UsageException("--img-size must be >= 0, got " + imageSize);
+        if (cropPct < 0 || cropPct > 1) throw new Main.UsageException("--crop-pct must be in (0, 1], got " + cropPct);
+        if (!backbone.equals(Extractors.RAW_PIXELS) && !java.nio.file.Files.exists(Path.of(backbone))) {
+            throw new Main.UsageException("--backbone " + backbone + ": no such file or folder (or give raw-pixels)");
+        }
+    }
+
+    FeatureSpec spec() {
+        try {
+            return new FeatureSpec(FeatureSpec.Pooling.parse(pooling), block);
+        } catch (IllegalArgumentException e) {
+            throw new Main.UsageException("--pooling: " + e.getMessage());
+        }
+    }
+
+    /** Sets the thread counts and opens the extractor. */
+    FeatureExtractor open() {
+        validate();
+        FeatureSpec spec = spec();
+        Torch.setThreads(threads > 0 ? threads : Runtime.getRuntime().availableProcessors());
+        try {
+            return Extractors.open(backbone, new Extractors.Options(heads, imageSize, cropPct, spec));
+        } catch (IllegalArgumentException e) {
+            if (e.getMessage() != null && e.getMessage().startsWith("block ")) throw new Main.UsageException("--block: " + e.getMessage());
+            throw e;
+        }
+    }
+
+    int workerCount() {
+        return workers > 0 ? workers : Runtime.getRuntime().availableProcessors();
+    }
+
+    /** Features of {@code dataset}, from the cache when possible; says which on {@code out}. */
+    FeatureSet features(FeatureExtractor extractor, ImageDataset dataset, String phase, PrintWriter out) {
+        long t0 = System.nanoTime();
+        Progress progress = lines(out);
+        FeatureSet set;
+        if (noCache) {
+            set = Features.extract(extractor, dataset, batchSize, workerCount(), phase, progress);
+            out.printf("%s: %d x %d extracted in %.1f s%n", phase, set.size(), set.dim(), (System.nanoTime() - t0) / 1e9);
+        } else {
+            FeatureCache c = new FeatureCache(cache);
+            boolean[] hit = new boolean[1];
+            set = c.getOrExtract(extractor, dataset, batchSize, workerCount(), phase, progress, hit);
+            out.printf("%s: %d x %d %s in %.1f s (%s)%n", phase, set.size(), set.dim(), hit[0] ? "read from the cache" : "extracted",
+                    (System.nanoTime() - t0) / 1e9, c.entry(extractor, dataset));
+        }
+        out.flush();
+        return set;
+    }
+
+    /** About ten progress lines per phase. */
+    static Progress lines(PrintWriter out) {
+        long[] next = {0};
+        String[] current = {""};
+        return (phase, done, total) -> {
+            if (!phase.equals(current[0])) {
+                current[0] = phase;
+                next[0] = 0;
+            }
+            if (done >= next[0] || done == total) {
+                out.printf("  %s %d/%d%n", phase, done, total);
+                out.flush();
+                next[0] = done + Math.max(1, total / 10);
+            }
+        };
+    }
+
+    /** An image folder, optionally cut to its first {@code perClass} images per class (0: all). */
+    static ImageDataset dataset(Path dir, int perClass, String flag) {
+        if (perClass < 0) throw new Main.UsageException(flag + "-per-class must be >= 0, got " + perClass);
+        ImageFolder folder = ImageFolder.open(dir);
+        return perClass == 0 ? folder : Subset.perClass(folder, perClass);
+    }
+}

@@ -1,0 +1,116 @@
+package dev.mvp.cli;
+
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.mvp.data.ImageDataset;
+import dev.mvp.eval.FeatureExtractor;
+import dev.mvp.eval.FeatureSet;
+import dev.mvp.eval.KnnClassifier;
+import dev.mvp.eval.Results;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.time.LocalDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.List;
+import java.util.concurrent.Callable;
+
+/** {@code mvp knn}: DINO's weighted k-NN on frozen features. */
+@Command(name = "knn", mixinStandardHelpOptions = true, showDefaultValues = true, sortOptions = false,
+        description = {
+                "Weighted k-NN classification on frozen features, DINO's protocol (eval_knn.py): cosine similarity,",
+                "the k nearest training images vote with weight exp(similarity / T). Prints top-1/top-5 and writes",
+                "results.json. Example: ./mvp knn --backbone raw-pixels --train ../shared/data/cifar10/train --val ../shared/data/cifar10/test"})
+final class KnnCommand implements Callable<Integer> {
+
+    @Mixin FeatureOptions features;
+
+    @Option(names = "--train", paramLabel = "DIR", required = true, description = "Labelled training images (class sub-folders).")
+    Path train;
+
+    @Option(names = "--val", paramLabel = "DIR", required = true, description = "Labelled evaluation images (class sub-folders).")
+    Path val;
+
+    @Option(names = "--k", paramLabel = "K", split = ",", defaultValue = "" + KnnClassifier.DEFAULT_K,
+            description = "Neighbours; several as 10,20,100,200 (DINO's list; 20 is its reference).")
+    List<Integer> ks;
+
+    @Option(names = "--temperature", paramLabel = "T", defaultValue = "" + KnnClassifier.DEFAULT_TEMPERATURE,
+            description = "Vote temperature.")
+    double temperature;
+
+    @Option(names = "--train-per-class", paramLabel = "N", defaultValue = "0",
+            description = "Use only the first N training images of each class (0: all).")
+    int trainPerClass;
+
+    @Option(names = "--val-per-class", paramLabel = "N", defaultValue = "0",
+            description = "Use only the first N evaluation images of each class (0: all).")
+    int valPerClass;
+
+    @Option(names = "--out", paramLabel = "DIR", description = "Result folder for results.json (default: runs/knn-<time>).")
+    Path outDir;
+
+    @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+    @Override public Integer call() {
+        PrintWriter out = spec.commandLine().getOut();
+        if (!(temperature > 0)) throw new Main.UsageException("--temperature must be > 0, got " + temperature);
+        for (int k : ks) if (k < 1) throw new Main.UsageException("--k must be >= 1, got " + k);
+        Path dir = outDir != null ? outDir : Path.of(System.getProperty("mvp.home", "."), "runs",
+                "knn-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
+        ImageDataset trainSet = FeatureOptions.dataset(train, trainPerClass, "--train");
+        ImageDataset valSet = FeatureOptions.dataset(val, valPerClass, "--val");
+        if (!trainSet.classes().equals(valSet.classes())) {
+            throw new Main.UsageException("--train and --val have different classes (" + trainSet.classes().size() + " vs "
+                    + valSet.classes().size() + "): k-NN needs the same class folders in both");
+        }
+        long t0 = System.nanoTime();
+        try (FeatureExtractor extractor = features.open()) {
+            out.println("mvp knn: " + extractor.describe());
+            out.println("mvp knn: train " + trainSet.describe());
+            out.println("mvp knn: val   " + valSet.describe());
+            try (FeatureSet tr = features.features(extractor, trainSet, "train features", out);
+                 FeatureSet va = features.features(extractor, valSet, "val features", out)) {
+                int maxK = ks.stream().mapToInt(Integer::intValue).max().orElseThrow();
+                if (maxK > tr.size()) throw new Main.UsageException("--k " + maxK + " exceeds the " + tr.size() + " training images");
+                long t1 = System.nanoTime();
+                List<KnnClassifier.Result> results = KnnClassifier.evaluate(tr, va,
+                        ks.stream().mapToInt(Integer::intValue).toArray(), temperature, trainSet.classes().size());
+                double knnSeconds = (System.nanoTime() - t1) / 1e9;
+                ObjectNode json = Results.object();
+                json.put("command", "knn");
+                json.put("protocol", "DINO eval_knn.py: L2-normalised features, cosine similarity, votes exp(sim / T)");
+                json.put("backbone", features.backbone);
+                json.put("features", extractor.describe());
+                json.put("transform", extractor.transform().describe());
+                json.put("feature_dim", tr.dim());
+                json.put("train", trainSet.describe());
+                json.put("train_images", tr.size());
+                json.put("val", valSet.describe());
+                json.put("val_images", va.size());
+                json.put("classes", trainSet.classes().size());
+                json.put("temperature", temperature);
+                ArrayNode rows = json.putArray("results");
+                out.printf("%n%-6s %8s %8s%n", "k", "top-1", "top-5");
+                for (KnnClassifier.Result r : results) {
+                    out.printf("%-6d %7.2f%% %7.2f%%%n", r.k(), r.top1(), r.top5Acc());
+                    ObjectNode row = rows.addObject();
+                    row.put("k", r.k());
+                    Results.putNumber(row, "top1", r.top1());
+                    Results.putNumber(row, "top5", r.top5Acc());
+                }
+                json.put("knn_seconds", knnSeconds);
+                json.put("total_seconds", (System.nanoTime() - t0) / 1e9);
+                Path file = dir.resolve("results.json");
+                Results.write(file, json);
+                out.printf("%nmvp knn: %d train / %d val images, T %.3g, k-NN %.1f s; results %s%n", tr.size(), va.size(),
+                        temperature, knnSeconds, file.toAbsolutePath());
+            }
+        }
+        return 0;
+    }
+}

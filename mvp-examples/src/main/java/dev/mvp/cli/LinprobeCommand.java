@@ -1,0 +1,157 @@
+package dev.mvp.cli;
+
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.mvp.data.ImageDataset;
+import dev.mvp.eval.FeatureExtractor;
+import dev.mvp.eval.FeatureSet;
+import dev.mvp.eval.ProbeConfig;
+import dev.mvp.eval.ProbeTrainer;
+import dev.mvp.eval.Results;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.time.LocalDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.concurrent.Callable;
+
+/** {@code mvp linprobe}: MAE's linear probe on frozen, cached features. */
+@Command(name = "linprobe", mixinStandardHelpOptions = true, showDefaultValues = true, sortOptions = false,
+        description = {
+                "Linear probing, MAE's protocol: BatchNorm without affine parameters + a linear layer trained on frozen",
+                "features with LARS (or SGD), lr = blr * batch / 256, warm-up then half-cycle cosine, 90 epochs.",
+                "Features are extracted once (centre crops) and cached; the probe trains on them (no per-epoch augmentation).",
+                "Prints top-1/top-5 and writes results.json. Small data: e.g. --probe-batch-size 256 --optimizer sgd --blr 1"})
+final class LinprobeCommand implements Callable<Integer> {
+
+    @Mixin FeatureOptions features;
+
+    @Option(names = "--train", paramLabel = "DIR", required = true, description = "Labelled training images (class sub-folders).")
+    Path train;
+
+    @Option(names = "--val", paramLabel = "DIR", required = true, description = "Labelled evaluation images (class sub-folders).")
+    Path val;
+
+    @Option(names = "--train-per-class", paramLabel = "N", defaultValue = "0", description = "Only the first N training images per class (0: all).")
+    int trainPerClass;
+
+    @Option(names = "--val-per-class", paramLabel = "N", defaultValue = "0", description = "Only the first N evaluation images per class (0: all).")
+    int valPerClass;
+
+    @Option(names = "--epochs", paramLabel = "N", defaultValue = "90", description = "Training epochs (MAE: 90).")
+    int epochs;
+
+    @Option(names = "--probe-batch-size", paramLabel = "N", defaultValue = "16384",
+            description = "Features per probe step (MAE: 16384); capped at the training set size.")
+    int probeBatch;
+
+    @Option(names = "--blr", paramLabel = "LR", defaultValue = "0.1", description = "Base learning rate; the peak is blr * batch / 256 (MAE: 0.1).")
+    double blr;
+
+    @Option(names = "--optimizer", paramLabel = "lars|sgd", defaultValue = "lars", description = "LARS (MAE) or SGD with momentum 0.9.")
+    String optimizer;
+
+    @Option(names = "--weight-decay", paramLabel = "WD", defaultValue = "0", description = "Weight decay (MAE: 0).")
+    double weightDecay;
+
+    @Option(names = "--warmup-epochs", paramLabel = "N", defaultValue = "10", description = "Linear warm-up epochs (MAE: 10).")
+    double warmupEpochs;
+
+    @Option(names = "--seed", paramLabel = "N", defaultValue = "0", description = "Seed of the probe's init and the shuffles.")
+    long seed;
+
+    @Option(names = "--out", paramLabel = "DIR", description = "Result folder for results.json (default: runs/linprobe-<time>).")
+    Path outDir;
+
+    @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+    @Override public Integer call() {
+        PrintWriter out = spec.commandLine().getOut();
+        ProbeConfig config;
+        try {
+            config = new ProbeConfig(epochs, probeBatch, blr, ProbeConfig.OptimizerKind.parse(optimizer), weightDecay, 0.9,
+                    warmupEpochs, 0, seed);
+        } catch (IllegalArgumentException e) {
+            throw new Main.UsageException(e.getMessage());
+        }
+        Path dir = outDir != null ? outDir : Path.of(System.getProperty("mvp.home", "."), "runs",
+                "linprobe-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
+        ImageDataset trainSet = FeatureOptions.dataset(train, trainPerClass, "--train");
+        ImageDataset valSet = FeatureOptions.dataset(val, valPerClass, "--val");
+        if (!trainSet.classes().equals(valSet.classes())) {
+            throw new Main.UsageException("--train and --val have different classes: the probe needs the same class folders in both");
+        }
+        long t0 = System.nanoTime();
+        try (FeatureExtractor extractor = features.open()) {
+            out.println("mvp linprobe: " + extractor.describe());
+            try (FeatureSet tr = features.features(extractor, trainSet, "train features", out);
+                 FeatureSet va = features.features(extractor, valSet, "val features", out)) {
+                int batch = Math.min(config.batchSize(), tr.size());
+                config = config.withBatchSize(batch);
+                int steps = tr.size() / batch;
+                out.printf("mvp linprobe: %d epochs x %d steps of %d, %s, peak lr %.4g, warm-up %.3g epochs%n", config.epochs(),
+                        steps, batch, config.optimizer(), config.peakLr(), config.warmupEpochs());
+                if (steps * config.epochs() < 500) {
+                    out.printf("mvp linprobe: note: only %d steps in all; MAE's recipe is made for ImageNet (78 steps per epoch); "
+                            + "on small data use a smaller --probe-batch-size or more --epochs%n", steps * config.epochs());
+                }
+                long t1 = System.nanoTime();
+                int every = Math.max(1, config.epochs() / 10);
+                ProbeTrainer.Result r = ProbeTrainer.train(tr, va, config, e -> {
+                    if (e.epoch() == 1 || e.epoch() % every == 0 || e.epoch() == epochs) {
+                        out.printf("  epoch %3d  loss %.4f  lr %.3g  top-1 %.2f%%  top-5 %.2f%%%n", e.epoch(), e.meanLoss(),
+                                e.lastLr(), e.top1(), e.top5());
+                        out.flush();
+                    }
+                }, null);
+                double trainSeconds = (System.nanoTime() - t1) / 1e9;
+                out.printf("%nlinear probe after %d epochs: top-1 %.2f%%  top-5 %.2f%%   (best epoch %d: %.2f%%, for information: "
+                        + "picking it selects on the evaluation set)%n", config.epochs(), r.top1(), r.top5(), r.bestEpoch(), r.bestTop1());
+                ObjectNode json = Results.object();
+                json.put("command", "linprobe");
+                json.put("protocol", "MAE main_linprobe.py on cached centre-crop features: BatchNorm1d(affine=False, eps=1e-6) + Linear");
+                json.put("backbone", features.backbone);
+                json.put("features", extractor.describe());
+                json.put("transform", extractor.transform().describe());
+                json.put("feature_dim", tr.dim());
+                json.put("train", trainSet.describe());
+                json.put("train_images", tr.size());
+                json.put("val", valSet.describe());
+                json.put("val_images", va.size());
+                ObjectNode c = json.putObject("config");
+                c.put("epochs", config.epochs());
+                c.put("batch_size", config.batchSize());
+                c.put("blr", config.baseLr());
+                c.put("peak_lr", config.peakLr());
+                c.put("optimizer", config.optimizer().name().toLowerCase(java.util.Locale.ROOT));
+                c.put("weight_decay", config.weightDecay());
+                c.put("momentum", config.momentum());
+                c.put("warmup_epochs", config.warmupEpochs());
+                c.put("seed", config.seed());
+                Results.putNumber(json, "top1", r.top1());
+                Results.putNumber(json, "top5", r.top5());
+                json.put("best_epoch", r.bestEpoch());
+                Results.putNumber(json, "best_top1", r.bestTop1());
+                ArrayNode h = json.putArray("history");
+                for (ProbeTrainer.Epoch e : r.history()) {
+                    ObjectNode row = h.addObject();
+                    row.put("epoch", e.epoch());
+                    Results.putNumber(row, "loss", e.meanLoss());
+                    row.put("lr", e.lastLr());
+                    Results.putNumber(row, "top1", e.top1());
+                    Results.putNumber(row, "top5", e.top5());
+                }
+                json.put("train_seconds", trainSeconds);
+                json.put("total_seconds", (System.nanoTime() - t0) / 1e9);
+                Path file = dir.resolve("results.json");
+                Results.write(file, json);
+                out.println("mvp linprobe: results " + file.toAbsolutePath());
+            }
+        }
+        return 0;
+    }
+}
