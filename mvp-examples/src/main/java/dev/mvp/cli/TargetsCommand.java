@@ -1,0 +1,312 @@
+package dev.mvp.cli;
+
+import dev.mvp.api.TargetSpec;
+import dev.mvp.api.Tensors;
+import dev.mvp.api.Tokenizer;
+import dev.mvp.api.Torch;
+import dev.mvp.api.ViewSpec;
+import dev.mvp.data.DecodeException;
+import dev.mvp.data.EvalTransform;
+import dev.mvp.data.ImageDecoder;
+import dev.mvp.data.ImageDecoders;
+import dev.mvp.models.io.SafeTensorsFile;
+import dev.mvp.models.io.SafeTensorsWriter;
+import dev.mvp.models.io.TensorInfo;
+import dev.mvp.models.io.WeightFormatException;
+import dev.mvp.tokenizers.InvalidChoiceException;
+import dev.mvp.tokenizers.TargetChoice;
+import dev.mvp.tokenizers.Teachers;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+import picocli.CommandLine;
+import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.stream.Stream;
+
+/**
+ * {@code mvp targets}: a teacher's per-token targets of some images, written to a safetensors file under the key
+ * {@code targets}: float32 [batch, tokens, dim] for feature teachers, int64 [batch, tokens] for token ids. Inputs are
+ * image files, prepared as the teacher's declared view ({@link Tokenizer#inputSpec()}: resize of the short side and
+ * centre crop to its size, its filter and normalisation, as torchvision's eval transform), or an already prepared
+ * float tensor [batch, 3, S, S] (to compare with a Python pipeline). Exit 2 for bad flags or choices (including a
+ * tokenizer not available in this build), 1 for unreadable weights, pixels or images (messages name the file).
+ */
+@Command(name = "targets", mixinStandardHelpOptions = true, showDefaultValues = true, sortOptions = false,
+        description = {
+                "Compute a frozen teacher's per-token targets for images and write them to a safetensors file "
+                        + "(key 'targets': float32 [batch, tokens, dim], or int64 [batch, tokens] token ids).",
+                "--images are prepared as the teacher's view (short side resized to its size, centre crop, its "
+                        + "normalisation); --pixels takes an already prepared float tensor [batch, 3, S, S]."})
+final class TargetsCommand implements Callable<Integer> {
+
+    @Option(names = "--tokenizer", paramLabel = "clip|dino|dalle", required = true,
+            description = "The teacher: clip (MVP), dino, dalle (BEiT's d-VAE).")
+    String tokenizer;
+
+    @Option(names = "--weights", paramLabel = "FILE", required = true,
+            description = "The teacher's weights: safetensors, torch.save (.pt, .pth, .bin) or TorchScript (OpenAI's "
+                    + "CLIP releases).")
+    Path weights;
+
+    @Option(names = "--layout", paramLabel = "auto|openai|hf|open_clip|timm|dino", defaultValue = "auto",
+            description = "How the weight file names its tensors; auto detects it.")
+    String layout;
+
+    @Option(names = "--target", paramLabel = "features|last_block", defaultValue = "features",
+            description = "features: the teacher's final per-token features (the paper's); last_block: the last "
+                    + "block's output before the final LayerNorm.")
+    String target;
+
+    @Option(names = "--image-size", paramLabel = "N", defaultValue = "0",
+            description = "The teacher's input side in pixels; 0: the checkpoint's own (with --pixels: the tensor's). "
+                    + "CLIP interpolates its position embeddings for other sizes.")
+    int imageSize;
+
+    @Option(names = "--key-path", paramLabel = "PATH", defaultValue = "",
+            description = "Where the state dict is inside a torch.save checkpoint (e.g. teacher); empty: searched.")
+    String keyPath;
+
+    @ArgGroup(exclusive = true, multiplicity = "1")
+    Input input;
+
+    static final class Input {
+        @Option(names = "--images", paramLabel = "PATH", arity = "1..*",
+                description = "Image files (JPEG, PNG, BMP, GIF, TIFF), or folders searched recursively for them (in "
+                        + "name order).")
+        List<Path> images;
+
+        @Option(names = "--pixels", paramLabel = "FILE",
+                description = "A safetensors file holding a prepared float tensor [batch, 3, S, S].")
+        Path pixels;
+    }
+
+    @Option(names = "--key", paramLabel = "NAME",
+            description = "The tensor of --pixels to read (default: its only tensor, or 'pixels' or 'images').")
+    String key;
+
+    @Option(names = "--out", paramLabel = "FILE", required = true,
+            description = "The safetensors file to write (replaced atomically if it exists).")
+    Path out;
+
+    @Option(names = "--batch-size", paramLabel = "N", defaultValue = "16",
+            description = "Images per forward pass.")
+    int batchSize;
+
+    @Option(names = "--threads", paramLabel = "N", defaultValue = "0",
+            description = "libtorch/OpenBLAS threads (0: all cores).")
+    int threads;
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    private static final List<String> IMAGE_EXTENSIONS = List.of(".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff");
+
+    @Override public Integer call() {
+        PrintWriter w = spec.commandLine().getOut();
+        Teachers.Spec teacherSpec = checkFlags();
+        List<Path> files = input.images == null ? List.of() : imageFiles(input.images);
+        long[] pixelShape = input.pixels == null ? null : pixelShape(input.pixels);
+        if (pixelShape != null && teacherSpec.imageSize() == 0) teacherSpec = teacherSpec.withImageSize(Math.toIntExact(pixelShape[2]));
+        if (threads > 0) Torch.setThreads(threads);
+
+        // the teacher's weights are long-lived: loaded outside any PointerScope
+        try (Tokenizer teacher = open(teacherSpec)) {
+            w.println("mvp targets: " + teacher.name());
+            ViewSpec view = teacher.inputSpec();
+            String source;
+            if (pixelShape != null) {
+                if (pixelShape[2] != view.size()) {
+                    throw new Main.UsageException("--pixels " + input.pixels + ": images of " + pixelShape[2]
+                            + " pixels, but the teacher takes " + view.size() + " (--image-size " + imageSize + ")");
+                }
+                source = "pixels " + input.pixels + " '" + key + "' " + Arrays.toString(pixelShape);
+                w.println("mvp targets: " + source);
+            } else {
+                source = files.size() + " image" + (files.size() == 1 ? "" : "s");
+                w.println("mvp targets: " + source + " -> the teacher's view: " + describe(view));
+            }
+            try (PointerScope scope = new PointerScope()) {
+                Tensor pixels = pixelShape == null ? null : readPixels(input.pixels);
+                Tensor targets = compute(teacher, pixels, files, pixels != null ? pixelShape[0] : files.size());
+                Map<String, String> metadata = new LinkedHashMap<>();
+                metadata.put("tokenizer", teacher.name());
+                metadata.put("target", teacher.targetSpec().toString());
+                metadata.put("view", describe(view));
+                metadata.put("input", source);
+                if (!files.isEmpty()) metadata.put("images", String.join("\n", files.stream().map(Path::toString).toList()));
+                SafeTensorsWriter.write(out, Map.of("targets", targets), metadata);
+                w.printf(Locale.ROOT, "mvp targets: targets %s %s -> %s%n", Arrays.toString(Tensors.shape(targets)),
+                        dtypeName(targets), out);
+            }
+        }
+        return 0;
+    }
+
+    /** The usage checks that need no file to be read; the teacher spec the flags name. */
+    private Teachers.Spec checkFlags() {
+        if (!Files.isRegularFile(weights)) throw new Main.UsageException("--weights " + weights + ": no such file");
+        if (key != null && input.pixels == null) throw new Main.UsageException("--key selects a tensor of --pixels, which is not given");
+        if (input.pixels != null && !Files.isRegularFile(input.pixels)) {
+            throw new Main.UsageException("--pixels " + input.pixels + ": no such file");
+        }
+        if (batchSize < 1) throw new Main.UsageException("--batch-size must be at least 1, got " + batchSize);
+        if (threads < 0) throw new Main.UsageException("--threads must be 0 (all cores) or more, got " + threads);
+        if (imageSize < 0) throw new Main.UsageException("--image-size must be 0 (the teacher's own) or more, got " + imageSize);
+        Path parent = out.toAbsolutePath().getParent();
+        if (parent == null || !Files.isDirectory(parent)) {
+            throw new Main.UsageException("--out " + out + ": folder " + parent + " does not exist");
+        }
+        if (Files.isDirectory(out)) throw new Main.UsageException("--out " + out + " is a folder, expected a file name");
+        try {
+            return new Teachers.Spec(Teachers.Kind.parse(tokenizer), weights, Teachers.Layout.parse(layout),
+                    TargetChoice.parse(target), imageSize, keyPath);
+        } catch (IllegalArgumentException e) {
+            throw new Main.UsageException(e.getMessage());
+        }
+    }
+
+    private static Tokenizer open(Teachers.Spec spec) {
+        try {
+            return Teachers.open(spec);
+        } catch (InvalidChoiceException e) {
+            throw new Main.UsageException(e.getMessage());
+        }
+    }
+
+    /** Every batch through the teacher; the targets of all, float32 or int64, in the caller's scope. */
+    private Tensor compute(Tokenizer teacher, Tensor pixels, List<Path> files, long count) {
+        TargetSpec spec = teacher.targetSpec();
+        boolean ids = spec instanceof TargetSpec.TokenIds;
+        ViewSpec view = teacher.inputSpec();
+        EvalTransform transform = new EvalTransform(view.size(), view.size(), view.interpolation());
+        ImageDecoder decoder = files.isEmpty() ? null : ImageDecoders.fastest();
+        int plane = 3 * view.size() * view.size();
+        float[] features = null;
+        long[] tokens = null;
+        long[] shape = null;
+        for (long start = 0; start < count; start += batchSize) {
+            int n = (int) Math.min(batchSize, count - start);
+            try (PointerScope batchScope = new PointerScope()) {
+                Tensor batch;
+                if (pixels != null) {
+                    batch = pixels.narrow(0, start, n).contiguous();
+                } else {
+                    float[] data = new float[n * plane];
+                    float[] one = new float[plane];
+                    for (int i = 0; i < n; i++) {
+                        transform.apply(decode(decoder, files.get((int) start + i)), view.normalization(), one);
+                        System.arraycopy(one, 0, data, i * plane, plane);
+                    }
+                    batch = Tensors.ofFloats(data, n, 3, view.size(), view.size());
+                }
+                Tensor t = teacher.targets(batch);
+                long[] s = Tensors.shape(t);
+                if (shape == null) {
+                    shape = s.clone();
+                    shape[0] = count;
+                    long total = Math.multiplyExact(count, Arrays.stream(s).skip(1).reduce(1, Math::multiplyExact));
+                    if (total > Integer.MAX_VALUE - 16) {
+                        throw new Main.UsageException("the targets of " + count + " images would hold " + total
+                                + " values, more than one tensor here can: give fewer images per run");
+                    }
+                    if (ids) tokens = new long[(int) total];
+                    else features = new float[(int) total];
+                }
+                int per = (int) (Arrays.stream(s).skip(1).reduce(1, Math::multiplyExact));
+                if (ids) System.arraycopy(Tensors.toLongs(t), 0, tokens, (int) start * per, n * per);
+                else System.arraycopy(Tensors.toFloats(t.to(ScalarType.Float)), 0, features, (int) start * per, n * per);
+            }
+        }
+        return ids ? Tensors.ofLongs(tokens, shape) : Tensors.ofFloats(features, shape);
+    }
+
+    /** Chooses the --pixels tensor (--key, its only one, or 'pixels' or 'images'), checks it: its shape. */
+    private long[] pixelShape(Path file) {
+        try (SafeTensorsFile f = SafeTensorsFile.open(file)) {
+            if (key == null) {
+                if (f.names().size() == 1) key = f.names().iterator().next();
+                else if (f.contains("pixels")) key = "pixels";
+                else if (f.contains("images")) key = "images";
+                else {
+                    throw new Main.UsageException("--pixels " + file + " holds " + f.names().size() + " tensors ("
+                            + String.join(", ", f.names().stream().limit(10).toList()) + "): name one with --key");
+                }
+            }
+            if (!f.contains(key)) {
+                throw new Main.UsageException("--key " + key + ": " + file + " has no such tensor (it has "
+                        + String.join(", ", f.names().stream().limit(10).toList()) + ")");
+            }
+            TensorInfo info = f.info(key);
+            long[] s = info.shape();
+            if (!info.isFloatingPoint() || s.length != 4 || s[0] < 1 || s[1] != 3 || s[2] != s[3] || s[2] < 1) {
+                throw WeightFormatException.of(file, key, info.dtype() + " " + Arrays.toString(s)
+                        + " is not a float tensor [batch, 3, S, S] of prepared images");
+            }
+            return s;
+        }
+    }
+
+    /** The --pixels tensor as float32, in the caller's scope. */
+    private Tensor readPixels(Path file) {
+        try (SafeTensorsFile f = SafeTensorsFile.open(file)) {
+            return f.tensor(key, ScalarType.Float);
+        }
+    }
+
+    /** The files of --images: files as given, folders' image files in name order. */
+    private static List<Path> imageFiles(List<Path> paths) {
+        List<Path> files = new ArrayList<>();
+        for (Path p : paths) {
+            if (Files.isRegularFile(p)) {
+                files.add(p);
+            } else if (Files.isDirectory(p)) {
+                try (Stream<Path> walk = Files.walk(p)) {
+                    walk.filter(f -> Files.isRegularFile(f) && isImage(f)).sorted().forEach(files::add);
+                } catch (IOException e) {
+                    throw new UncheckedIOException("cannot list " + p + ": " + e.getMessage(), e);
+                }
+            } else {
+                throw new Main.UsageException("--images " + p + ": no such file or folder");
+            }
+        }
+        if (files.isEmpty()) throw new Main.UsageException("--images " + paths + ": no image files found");
+        return files;
+    }
+
+    private static boolean isImage(Path p) {
+        String name = p.getFileName().toString().toLowerCase(Locale.ROOT);
+        return IMAGE_EXTENSIONS.stream().anyMatch(name::endsWith);
+    }
+
+    private static dev.mvp.data.RgbImage decode(ImageDecoder decoder, Path file) {
+        try {
+            return decoder.decode(file);
+        } catch (DecodeException e) {
+            throw new IllegalStateException(e.getMessage(), e);
+        }
+    }
+
+    private static String describe(ViewSpec view) {
+        return view.size() + " px (short side resized, centre crop), " + view.interpolation().name().toLowerCase(Locale.ROOT)
+                + ", " + view.normalization();
+    }
+
+    private static String dtypeName(Tensor t) {
+        return dev.mvp.models.io.Dtype.of(t.scalar_type()).map(Enum::name).orElse(String.valueOf(t.scalar_type()));
+    }
+}
