@@ -2,6 +2,7 @@ package dev.mvp.models.clip;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.json.JsonMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.mvp.api.ImageNormalization;
 import dev.mvp.models.clip.ClipVisionConfig.Activation;
 import dev.mvp.models.io.Dtype;
@@ -40,13 +41,16 @@ import java.util.regex.Pattern;
  * <p><b>Configuration.</b> Sizes come from the shapes (as OpenAI's {@code build_model} reads them); the rest from the
  * files Hugging Face and open_clip keep next to the weights, when present:
  * <pre>
- *                OPENAI        HF (config.json, its vision_config if any)     OPEN_CLIP (open_clip_config.json)
- * activation     QuickGELU     hidden_act: quick_gelu | gelu (quick_gelu)     model_cfg.quick_gelu (false: GELU)
- * eps            1e-5          layer_norm_eps (1e-5)                          1e-5
- * heads          width / 64    num_attention_heads (width / 64)               width / vision_cfg.head_width (64)
- * normalisation  CLIP's        preprocessor_config.json image_mean/std        preprocess_cfg mean/std (CLIP's)
+ *                OPENAI        HF (config.json)                              OPEN_CLIP (open_clip_config.json)
+ * activation     QuickGELU     hidden_act: quick_gelu | gelu                 model_cfg.quick_gelu (false: GELU)
+ * eps            1e-5          layer_norm_eps                                1e-5
+ * heads          width / 64    num_attention_heads                           width / vision_cfg.head_width (64)
+ * normalisation  CLIP's        preprocessor_config.json image_mean/std       preprocess_cfg mean/std (CLIP's)
  * </pre>
- * The sizes those files state (hidden size, layers, patch, image size) must agree with the shapes.
+ * Hugging Face's {@code config.json} is read as transformers reads it ({@code vision_config}, overridden by an old
+ * file's {@code vision_config_dict}; missing keys take {@code CLIPVisionConfig}'s defaults: quick_gelu, eps 1e-5, 12
+ * heads); without the file, quick_gelu, eps 1e-5 and width / 64 heads. The sizes the side files state (hidden size,
+ * layers, patch, image size, projection dimension) must agree with the shapes.
  *
  * <p><b>Hugging Face's tensors</b> are renamed ({@link RenamedWeights}): q, k and v projections are concatenated into
  * {@code in_proj_weight}/{@code in_proj_bias} (the order {@code nn.MultiheadAttention} uses), {@code visual_projection.weight}
@@ -309,34 +313,24 @@ public final class ClipCheckpoint implements AutoCloseable {
         double eps = ClipVisionConfig.DEFAULT_LAYER_NORM_EPS;
         Integer heads = null;
         Path side = sideFile(weights, "config.json");
-        JsonNode vision = null;
-        if (side != null) {
-            JsonNode root = readJson(side);
-            String type = root.path("model_type").asText("");
-            if (type.isEmpty() || type.equals("clip") || type.equals("clip_vision_model")) {
-                vision = root.has("vision_config") ? root.get("vision_config") : root;
-            } else {
-                notes.add("config.json ignored (model_type '" + type + "')");
-            }
-        }
-        if (vision != null) {
+        HfConfig hf = side == null ? null : HfConfig.read(side);
+        if (hf != null && hf.vision() == null) notes.add("config.json ignored (model_type '" + hf.type() + "')");
+        if (hf != null && hf.vision() != null) {
+            JsonNode vision = hf.vision();
             JsonNode act = vision.path("hidden_act");
-            if (!act.isMissingNode()) {
-                activation = Activation.ofHfName(act.asText()).orElseThrow(() -> sideError(side, "hidden_act", act,
-                        "quick_gelu or gelu"));
-            }
-            notes.add(activation + " from config.json hidden_act" + (act.isMissingNode() ? " (absent: Hugging Face's default)" : ""));
+            activation = Activation.ofHfName(act.asText()).orElseThrow(() -> sideError(side, "hidden_act", act,
+                    "quick_gelu or gelu"));
+            notes.add(activation + " from config.json hidden_act" + (hf.stated().contains("hidden_act") ? ""
+                    : " (absent: Hugging Face's default)"));
             JsonNode e = vision.path("layer_norm_eps");
-            if (!e.isMissingNode()) {
-                if (!e.isNumber() || !(e.asDouble() > 0)) throw sideError(side, "layer_norm_eps", e, "a positive number");
-                eps = e.asDouble();
-            }
-            if (vision.has("num_attention_heads")) heads = intField(side, vision, "num_attention_heads", 0);
+            if (!e.isNumber() || !(e.asDouble() > 0)) throw sideError(side, "layer_norm_eps", e, "a positive number");
+            eps = e.asDouble();
+            heads = intField(side, vision, "num_attention_heads", 0);
             agree(side, vision, "hidden_size", width, "");
             agree(side, vision, "num_hidden_layers", layers, "");
             agree(side, vision, "patch_size", patch, "");
             agree(side, vision, "image_size", grid * patch, "");
-            if (outputDim > 0) agree(side, vision, "projection_dim", outputDim, "");
+            if (outputDim > 0) agree(side, hf.projection(), "projection_dim", outputDim, "");
         } else {
             notes.add("quick_gelu, Hugging Face's default: no CLIP config.json next to the weights");
         }
@@ -438,6 +432,60 @@ public final class ClipCheckpoint implements AutoCloseable {
             throw ClipVisionConfig.inconsistent(w, name, info.shape(), "expected " + Arrays.toString(shape));
         }
         return info;
+    }
+
+    /**
+     * A Hugging Face {@code config.json} read as transformers reads it: for a {@code CLIPModel} config (model_type
+     * {@code clip}, or a {@code vision_config}), {@code vision_config} overridden by {@code vision_config_dict}
+     * completed with {@code CLIPVisionConfig}'s defaults (as {@code CLIPConfig.__init__} does), the projection dimension
+     * at the top level; for a {@code CLIPVisionModel} config, the top level. Keys it lacks take
+     * {@code CLIPVisionConfig}'s defaults.
+     *
+     * @param vision     the vision tower's settings, defaults filled in; null if the file is not a CLIP config
+     * @param projection where {@code projection_dim} is (defaults filled in)
+     * @param stated     the vision keys the file states itself
+     */
+    private record HfConfig(String type, ObjectNode vision, ObjectNode projection, Set<String> stated) {
+        /** transformers' {@code CLIPVisionConfig} defaults, for the keys read here. */
+        private static final String DEFAULTS = "{\"hidden_size\": 768, \"num_hidden_layers\": 12, \"num_attention_heads\": 12, "
+                + "\"image_size\": 224, \"patch_size\": 32, \"hidden_act\": \"quick_gelu\", \"layer_norm_eps\": 1e-05, "
+                + "\"projection_dim\": 512}";
+
+        static HfConfig read(Path file) {
+            JsonNode root = readJson(file);
+            String type = root.path("model_type").asText("");
+            boolean full = type.equals("clip") || root.has("vision_config") || root.has("vision_config_dict");
+            if (!full && !type.isEmpty() && !type.equals("clip_vision_model")) return new HfConfig(type, null, null, Set.of());
+            ObjectNode vision = defaults();
+            Set<String> stated = new HashSet<>();
+            if (full) {
+                for (String key : new String[] {"vision_config", "vision_config_dict"}) {
+                    JsonNode part = root.path(key);
+                    if (part.isMissingNode() || part.isNull()) continue;
+                    if (!part.isObject()) throw sideError(file, key, part, "an object");
+                    if (key.equals("vision_config_dict")) { // completed with the defaults, it overrides vision_config
+                        vision = defaults();
+                        stated.clear();
+                    }
+                    vision.setAll((ObjectNode) part);
+                    part.fieldNames().forEachRemaining(stated::add);
+                }
+                ObjectNode projection = JSON.createObjectNode().put("projection_dim", 512);
+                if (root.has("projection_dim")) projection.set("projection_dim", root.get("projection_dim"));
+                return new HfConfig(type, vision, projection, stated);
+            }
+            vision.setAll((ObjectNode) root);
+            root.fieldNames().forEachRemaining(stated::add);
+            return new HfConfig(type, vision, vision, stated);
+        }
+
+        private static ObjectNode defaults() {
+            try {
+                return (ObjectNode) JSON.readTree(DEFAULTS);
+            } catch (IOException e) {
+                throw new IllegalStateException(e);
+            }
+        }
     }
 
     // ---- side files ---------------------------------------------------------------------------------------------------

@@ -5,7 +5,6 @@ import dev.mvp.models.io.TensorInfo;
 import dev.mvp.models.io.WeightFormatException;
 
 import java.util.Arrays;
-import java.util.Locale;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -215,9 +214,5 @@ public record ClipVisionConfig(int imageSize, int patchSize, int width, int laye
     static WeightFormatException inconsistent(Weights file, String name, long[] shape, String expected) {
         return WeightFormatException.of(file.path(), name, "shape " + Arrays.toString(shape)
                 + " does not fit CLIP's vision tower (" + expected + ")");
-    }
-
-    static String lower(String s) {
-        return s.toLowerCase(Locale.ROOT);
     }
 }

@@ -157,6 +157,31 @@ class ClipCheckpointTest {
         assertFeatures(bare.resolve("pytorch_model.bin"), null, LAYOUTS, null, "features_hf", null);
     }
 
+    /**
+     * Older CLIPModel configs carry a vision_config_dict: transformers completes it with CLIPVisionConfig's defaults
+     * and lets it override vision_config (so a hidden_act it omits is quick_gelu, whatever vision_config says); the
+     * projection dimension is the top-level one.
+     */
+    @Test void configJsonIsReadAsTransformersReadsIt() throws Exception {
+        Path folder = Files.createDirectories(dir.resolve("old"));
+        Path weights = Files.copy(HF_CLIP, folder.resolve("pytorch_model.bin"));
+        String sizes = "\"hidden_size\": 64, \"num_hidden_layers\": 2, \"num_attention_heads\": 1, \"image_size\": 64, "
+                + "\"patch_size\": 16";
+        Path json = folder.resolve("config.json");
+        Files.writeString(json, "{\"model_type\": \"clip\", \"projection_dim\": 32, \"vision_config\": {" + sizes
+                + ", \"hidden_act\": \"quick_gelu\"}, \"vision_config_dict\": {" + sizes + ", \"hidden_act\": \"gelu\"}}");
+        assertFeatures(weights, null, LAYOUTS, null, "features_gelu", null);
+        Files.writeString(json, "{\"model_type\": \"clip\", \"projection_dim\": 32, \"vision_config\": {" + sizes
+                + ", \"hidden_act\": \"gelu\"}, \"vision_config_dict\": {" + sizes + "}}");
+        try (ClipCheckpoint c = ClipCheckpoint.open(weights)) {
+            assertThat(c.config().activation()).isEqualTo(Activation.QUICK_GELU);
+            assertThat(c.notes()).contains("quick_gelu from config.json hidden_act (absent: Hugging Face's default)");
+        }
+        Files.writeString(json, "{\"model_type\": \"clip\", \"vision_config\": {" + sizes + ", \"projection_dim\": 32}}");
+        assertThatThrownBy(() -> ClipCheckpoint.open(weights)).isInstanceOf(WeightFormatException.class)
+                .hasMessage(json + ": projection_dim is 512 but the weights' shapes say 32");
+    }
+
     /** Without open_clip_config.json, open_clip's default GELU; the openai layout reads the same file with QuickGELU. */
     @Test void openClipWithoutItsConfigUsesGeluUnlessReadAsOpenAi() throws Exception {
         Path file = Files.copy(OPEN_CLIP, dir.resolve("epoch_3.pt"));
