@@ -80,6 +80,12 @@ public final class VisionTransformer extends Module implements Backbone {
     private final LayerNorm norm;
     private final LayerNorm fcNorm;
     private final Linear head;
+    /**
+     * The plain container modules ({@code patch_embed}, {@code blocks}, ...), held so that their Java objects stay
+     * reachable: libtorch calls back into a Java-made module for {@code train()}/{@code eval()}, and one that was
+     * garbage-collected makes that call fail with a NullPointerException (docs/LIBTORCH-NOTES.md).
+     */
+    private final List<Module> containers = new ArrayList<>();
 
     private VisionTransformer(VitConfig config) {
         Torch.init();
@@ -89,7 +95,8 @@ public final class VisionTransformer extends Module implements Backbone {
         }
         this.config = config;
         int c = config.width(), p = config.patchSize();
-        Module proj = register_module("patch_embed", new Module()).register_module("proj", new Module());
+        Module patchEmbed = keep(containers, register_module("patch_embed", new Module()));
+        Module proj = keep(containers, patchEmbed.register_module("proj", new Module()));
         patchWeight = Init.beitTruncNormal(new long[] {c, 3, p, p}, INIT_STD);
         patchBias = torch.zeros(new long[] {c});
         proj.register_parameter("weight", patchWeight);
@@ -106,10 +113,10 @@ public final class VisionTransformer extends Module implements Backbone {
         maskToken = Init.beitTruncNormal(new long[] {1, 1, c}, INIT_STD);
         register_parameter("mask_token", maskToken);
         sharedRelativePosition = config.relativePosition() == RelativePosition.SHARED
-                ? new RelativePositionBias(register_module("rel_pos_bias", new Module()), config.gridSize(), config.heads())
+                ? new RelativePositionBias(keep(containers, register_module("rel_pos_bias", new Module())), config.gridSize(), config.heads())
                 : null;
 
-        Module blockList = register_module("blocks", new Module());
+        Module blockList = keep(containers, register_module("blocks", new Module()));
         for (int i = 0; i < config.depth(); i++) {
             blocks.add(blockList.register_module(Integer.toString(i), new Block(config, i)));
         }
@@ -247,6 +254,12 @@ public final class VisionTransformer extends Module implements Backbone {
         return VitCheckpoints.resized(this, config.withImageSize(imageSize), PositionResampling.Style.TIMM);
     }
 
+    /** Adds {@code m} to {@code kept} and returns it (see {@link #containers}). */
+    private static Module keep(List<Module> kept, Module m) {
+        kept.add(m);
+        return m;
+    }
+
     private Tensor sharedBias() {
         return sharedRelativePosition == null ? null : sharedRelativePosition.bias();
     }
@@ -298,18 +311,19 @@ public final class VisionTransformer extends Module implements Backbone {
         private final Tensor gamma1;
         private final Tensor gamma2;
         private final double dropPath;
+        private final List<Module> containers = new ArrayList<>();
 
         Block(VitConfig config, int index) {
             int c = config.width();
             norm1 = register_module("norm1", new LayerNorm(c, config.layerNormEps()));
             attn = register_module("attn", new Attention(config));
             norm2 = register_module("norm2", new LayerNorm(c, config.layerNormEps()));
-            Module mlp = register_module("mlp", new Module());
+            Module mlp = keep(containers, register_module("mlp", new Module()));
             fc1 = mlp.register_module("fc1", new Linear(c, config.mlpHidden(), true));
             fc2 = mlp.register_module("fc2", new Linear(config.mlpHidden(), c, true));
             if (config.layerScale() > 0) {
-                gamma1 = layerScale(register_module("ls1", new Module()), c, config.layerScale());
-                gamma2 = layerScale(register_module("ls2", new Module()), c, config.layerScale());
+                gamma1 = layerScale(keep(containers, register_module("ls1", new Module())), c, config.layerScale());
+                gamma2 = layerScale(keep(containers, register_module("ls2", new Module())), c, config.layerScale());
             } else {
                 gamma1 = gamma2 = null;
             }
