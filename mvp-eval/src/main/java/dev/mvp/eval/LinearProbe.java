@@ -35,6 +35,9 @@ public final class LinearProbe extends Module {
     private final Tensor runningVar;
     private final Tensor weight;
     private final Tensor bias;
+    /** The containers, kept reachable: train()/eval() call back into them (docs/LIBTORCH-NOTES.md). */
+    private final Module bnModule;
+    private final Module headModule;
 
     public LinearProbe(int dim, int classes) {
         Torch.init();
@@ -42,12 +45,12 @@ public final class LinearProbe extends Module {
         if (dim < 1 || classes < 1) throw new IllegalArgumentException("dim and classes must be >= 1, got " + dim + ", " + classes);
         this.dim = dim;
         this.classes = classes;
-        Module bn = register_module("bn", new Module());
+        Module bn = bnModule = register_module("bn", new Module());
         runningMean = torch.zeros(new long[] {dim});
         runningVar = torch.ones(new long[] {dim});
         bn.register_buffer("running_mean", runningMean);
         bn.register_buffer("running_var", runningVar);
-        Module head = register_module("head", new Module());
+        Module head = headModule = register_module("head", new Module());
         weight = torch.empty(new long[] {classes, dim});
         Init.truncNormal_(weight, 0.01, -2, 2);
         bias = torch.zeros(new long[] {classes});

@@ -1,0 +1,176 @@
+package dev.mvp.cli;
+
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.mvp.api.ImageNormalization;
+import dev.mvp.api.Interpolation;
+import dev.mvp.api.Torch;
+import dev.mvp.data.ImageDataset;
+import dev.mvp.data.ImageFolder;
+import dev.mvp.eval.AttentionMaps;
+import dev.mvp.eval.BackboneFiles;
+import dev.mvp.eval.EvalImages;
+import dev.mvp.eval.EvalTransform;
+import dev.mvp.eval.Results;
+import dev.mvp.eval.Subset;
+import dev.mvp.models.VisionTransformer;
+import dev.mvp.models.io.SafeTensorsWriter;
+import org.bytedeco.javacpp.PointerScope;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.LocalDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+/** {@code mvp attention}: Figure 3's CLS attention maps for a folder of images, as PNG sheets. */
+@Command(name = "attention", mixinStandardHelpOptions = true, showDefaultValues = true, sortOptions = false,
+        description = {
+                "CLS attention maps (the paper's Figure 3, DINO's visualize_attention.py): the last block's attention",
+                "of the CLS token to every patch, averaged over the heads, upsampled and overlaid on the image.",
+                "Writes PNG sheets (image | map | overlay per row), maps.safetensors and results.json."})
+final class AttentionCommand implements Callable<Integer> {
+
+    @Option(names = "--backbone", paramLabel = "FILE|DIR", required = true,
+            description = "Backbone weights in timm's or BEiT's layout (safetensors or .pth), or a pretrain run/checkpoint folder.")
+    Path backbone;
+
+    @Option(names = "--images", paramLabel = "DIR", required = true,
+            description = "Images: a flat folder or class sub-folders (JPEG/PNG).")
+    Path images;
+
+    @Option(names = "--max-images", paramLabel = "N", defaultValue = "0", description = "Only the first N images (0: all).")
+    int maxImages;
+
+    @Option(names = "--per-sheet", paramLabel = "N", defaultValue = "8", description = "Images per PNG sheet.")
+    int perSheet;
+
+    @Option(names = "--upsample", paramLabel = "nearest|bilinear", defaultValue = "nearest",
+            description = "How the patch grid is enlarged to pixels (DINO: nearest).")
+    String upsample;
+
+    @Option(names = "--zoom", paramLabel = "N", defaultValue = "0",
+            description = "Enlarge each panel N times for viewing (0: to about 224 pixels).")
+    int zoom;
+
+    @Option(names = "--heads", paramLabel = "N", defaultValue = "0", description = "Attention heads (0: inferred).")
+    int heads;
+
+    @Option(names = "--img-size", paramLabel = "N", defaultValue = "0", description = "Input side (0: the backbone's own).")
+    int imageSize;
+
+    @Option(names = "--crop-pct", paramLabel = "F", defaultValue = "1",
+            description = "Centre-crop fraction (1: the largest centred square of the resized image).")
+    double cropPct;
+
+    @Option(names = "--batch-size", paramLabel = "N", defaultValue = "16", description = "Images per forward pass.")
+    int batchSize;
+
+    @Option(names = "--threads", paramLabel = "N", defaultValue = "0", description = "libtorch/OpenBLAS threads (0: all cores).")
+    int threads;
+
+    @Option(names = "--out", paramLabel = "DIR", description = "Output folder (default: runs/attention-<time>).")
+    Path outDir;
+
+    @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+    @Override public Integer call() {
+        PrintWriter out = spec.commandLine().getOut();
+        if (perSheet < 1 || batchSize < 1 || maxImages < 0 || zoom < 0 || heads < 0 || imageSize < 0 || threads < 0) {
+            throw new Main.UsageException("--per-sheet and --batch-size must be >= 1; --max-images, --zoom, --heads, --img-size, --threads >= 0");
+        }
+        if (!(cropPct > 0 && cropPct <= 1)) throw new Main.UsageException("--crop-pct must be in (0, 1], got " + cropPct);
+        if (!Files.exists(backbone)) throw new Main.UsageException("--backbone " + backbone + ": no such file or folder");
+        AttentionMaps.Upsampling mode;
+        try {
+            mode = AttentionMaps.Upsampling.parse(upsample);
+        } catch (IllegalArgumentException e) {
+            throw new Main.UsageException("--upsample: " + e.getMessage());
+        }
+        Path dir = outDir != null ? outDir : Path.of(System.getProperty("mvp.home", "."), "runs",
+                "attention-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
+        Torch.setThreads(threads > 0 ? threads : Runtime.getRuntime().availableProcessors());
+        ImageDataset folder = ImageFolder.open(images);
+        ImageDataset data = folder;
+        if (maxImages > 0 && maxImages < folder.size()) {
+            int[] first = new int[maxImages];
+            for (int i = 0; i < maxImages; i++) first[i] = i;
+            data = Subset.of(folder, first);
+        }
+        BackboneFiles.Loaded loaded = BackboneFiles.load(backbone, new BackboneFiles.Options(heads, imageSize, 0));
+        try (VisionTransformer vit = loaded.model()) {
+            int size = vit.imageSize(), g = vit.config().gridSize();
+            int z = zoom > 0 ? zoom : Math.max(1, (int) Math.round(224.0 / size));
+            EvalTransform transform = new EvalTransform(size, cropPct, Interpolation.BICUBIC, ImageNormalization.IMAGENET);
+            out.println("mvp attention: " + vit.description() + " from " + loaded.weightFile() + "; " + data.describe());
+            ObjectNode json = Results.object();
+            json.put("command", "attention");
+            json.put("protocol", "CLS-query attention of the last block, mean over heads, patches only; " + mode.name().toLowerCase(java.util.Locale.ROOT) + " upsampling");
+            json.put("backbone", loaded.weightFile().toString());
+            json.put("model", vit.description());
+            json.put("transform", transform.describe());
+            json.put("images", data.size());
+            json.put("grid", g);
+            ArrayNode rows = json.putArray("maps");
+            ArrayNode sheets = json.putArray("sheets");
+            float[] all = new float[data.size() * g * g];
+            List<AttentionMaps.Entry> pending = new ArrayList<>();
+            int sheet = 0;
+            try (EvalImages loader = new EvalImages(data, transform, batchSize, Math.max(1, Runtime.getRuntime().availableProcessors()))) {
+                while (loader.hasNext()) {
+                    EvalImages.Chunk chunk = loader.next();
+                    float[][] maps;
+                    try (PointerScope scope = new PointerScope()) {
+                        maps = AttentionMaps.clsAttention(vit, chunk.tensor());
+                    }
+                    for (int i = 0; i < chunk.count(); i++) {
+                        int index = chunk.start() + i;
+                        float[] m = maps[i];
+                        System.arraycopy(m, 0, all, index * g * g, g * g);
+                        int peak = AttentionMaps.argmax(m);
+                        String name = data.path(index).getFileName().toString();
+                        ObjectNode row = rows.addObject();
+                        row.put("file", data.path(index).toString());
+                        row.put("peak_row", peak / g);
+                        row.put("peak_col", peak % g);
+                        row.put("peak_value", m[peak]);
+                        row.put("sheet", sheet + pending.size() / perSheet);
+                        pending.add(new AttentionMaps.Entry(loader.cropped(index), AttentionMaps.upsample(m, g, size, mode),
+                                name + "  peak patch (" + peak / g + ", " + peak % g + ") " + String.format("%.3f", m[peak])));
+                        if (pending.size() == perSheet) {
+                            sheets.add(writeSheet(pending, z, dir, sheet++, out));
+                            pending.clear();
+                        }
+                    }
+                }
+            }
+            if (!pending.isEmpty()) sheets.add(writeSheet(pending, z, dir, sheet, out));
+            try (PointerScope scope = new PointerScope()) {
+                Map<String, org.bytedeco.pytorch.Tensor> t = new LinkedHashMap<>();
+                t.put("maps", dev.mvp.api.Tensors.ofFloats(all, data.size(), g, g));
+                SafeTensorsWriter.write(dir.resolve("maps.safetensors"), t, Map.of("about",
+                        "CLS attention of the last block, mean over heads, [images, grid, grid], rows in results.json order"));
+            }
+            Results.write(dir.resolve("results.json"), json);
+            out.println("mvp attention: " + data.size() + " maps, " + sheets.size() + " sheets, maps.safetensors and results.json in "
+                    + dir.toAbsolutePath());
+        }
+        return 0;
+    }
+
+    private static String writeSheet(List<AttentionMaps.Entry> entries, int zoom, Path dir, int index, PrintWriter out) {
+        Path file = dir.resolve(String.format("attention-%03d.png", index));
+        AttentionMaps.writeSheet(entries, zoom, file);
+        out.println("  " + file);
+        out.flush();
+        return file.getFileName().toString();
+    }
+}
