@@ -9,6 +9,7 @@ import dev.mvp.models.PositionResampling;
 import dev.mvp.models.VisionTransformer;
 import dev.mvp.models.VitCheckpoints;
 import dev.mvp.models.VitConfig;
+import dev.mvp.models.io.StateDict;
 import dev.mvp.models.io.TensorInfo;
 import dev.mvp.models.io.WeightFormatException;
 import dev.mvp.models.io.Weights;
@@ -16,7 +17,6 @@ import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.InferenceMode;
 import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.TensorVector;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -138,9 +138,12 @@ public final class DinoTokenizer implements Tokenizer {
             vit.close();
             throw e;
         }
-        TensorVector params = vit.parameters(true);
-        for (long i = 0; i < params.size(); i++) params.get(i).requires_grad_(false);
-        vit.eval();
+        // frozen; no eval(): with no stochastic depth the mode changes nothing, and Module.train() is a virtual call
+        // into every child's Java peer, some of which (VisionTransformer's containers) may be garbage-collected
+        // (docs/LIBTORCH-NOTES.md, Modules)
+        try (PointerScope scope = new PointerScope()) {
+            for (Tensor p : StateDict.of(vit).values()) p.requires_grad_(false);
+        }
         return new DinoTokenizer(vit, source);
     }
 

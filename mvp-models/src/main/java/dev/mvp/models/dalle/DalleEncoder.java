@@ -56,6 +56,11 @@ public final class DalleEncoder extends Module {
             "torch.nn.modules.pooling.MaxPool2d", "torch.nn.modules.linear.Identity", "torch.device");
 
     private final DalleEncoderConfig config;
+    /**
+     * Every registered container module, kept reachable: a virtual call such as {@code train()} recurses into each
+     * child's Java peer, which must not have been garbage-collected (docs/LIBTORCH-NOTES.md, Modules).
+     */
+    private final List<Module> containers = new ArrayList<>();
     private final Conv input;
     private final List<List<Block>> groups = new ArrayList<>();
     private final Conv output;
@@ -67,11 +72,11 @@ public final class DalleEncoder extends Module {
                     + "long-lived and would be freed with the scope");
         }
         this.config = config;
-        Module blocks = register_module("blocks", new Module());
+        Module blocks = keep(register_module("blocks", new Module()));
         input = blocks.register_module("input", new Conv(config.inputChannels(), config.hidden(), 7));
         int width = config.hidden();
         for (int g = 1; g <= DalleEncoderConfig.GROUPS; g++) {
-            Module group = blocks.register_module("group_" + g, new Module());
+            Module group = keep(blocks.register_module("group_" + g, new Module()));
             List<Block> list = new ArrayList<>();
             int out = config.groupWidth(g);
             for (int i = 1; i <= config.blocksPerGroup(); i++) {
@@ -80,7 +85,12 @@ public final class DalleEncoder extends Module {
             width = out;
             groups.add(list);
         }
-        output = blocks.register_module("output", new Module()).register_module("conv", new Conv(width, config.vocabSize(), 1));
+        output = keep(blocks.register_module("output", new Module())).register_module("conv", new Conv(width, config.vocabSize(), 1));
+    }
+
+    private Module keep(Module container) {
+        containers.add(container);
+        return container;
     }
 
     /** An encoder with every weight zero: fill it with {@link StateDict#load}. */
@@ -191,11 +201,12 @@ public final class DalleEncoder extends Module {
     /** DALL-E's {@code EncoderBlock}: {@code id_path(x) + post_gain * res_path(x)}. */
     static final class Block extends Module {
         private final Conv idPath;
+        private final Module resPath;
         private final Conv[] convs = new Conv[4];
 
         Block(int in, int out) {
             idPath = in != out ? register_module("id_path", new Conv(in, out, 1)) : null;
-            Module res = register_module("res_path", new Module());
+            Module res = resPath = register_module("res_path", new Module());
             int hidden = out / 4;
             convs[0] = res.register_module("conv_1", new Conv(in, hidden, 3));
             convs[1] = res.register_module("conv_2", new Conv(hidden, hidden, 3));

@@ -95,6 +95,17 @@ class DalleEncoderTest {
         }
     }
 
+    /** Virtual module calls reach every child's Java peer: the encoder keeps all of them reachable. */
+    @Test void virtualModuleCallsSurviveGarbageCollection() {
+        try (DalleEncoder encoder = DalleEncoder.create(new DalleEncoderConfig(4, 1, 3, 8))) {
+            for (int i = 0; i < 3; i++) System.gc();
+            encoder.eval();
+            assertThat(encoder.is_training()).isFalse();
+            encoder.train(true);
+            assertThat(encoder.is_training()).isTrue();
+        }
+    }
+
     @Test void withoutItsClassesTheWholeModulePickleIsRefused() {
         Path file = TestPaths.fixture("dalle/encoder_w16.pkl");
         assertThatThrownBy(() -> TorchCheckpoint.open(file)).isInstanceOf(WeightFormatException.class)
