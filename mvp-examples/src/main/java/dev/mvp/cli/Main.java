@@ -12,8 +12,8 @@ import java.io.PrintWriter;
  */
 @Command(name = "mvp", mixinStandardHelpOptions = true, version = "mvp 0.1.0",
         description = "Masked image modeling guided by multimodal teachers (MVP, Wei et al. 2022) on libtorch.",
-        subcommands = {PretrainCommand.class, ExportCommand.class, MasksCommand.class, KnnCommand.class, LinprobeCommand.class,
-                AttentionCommand.class, InspectCommand.class,
+        subcommands = {PretrainCommand.class, PlotCommand.class, ExportCommand.class, MasksCommand.class, KnnCommand.class,
+                LinprobeCommand.class, AttentionCommand.class, InspectCommand.class,
                 TargetsCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 

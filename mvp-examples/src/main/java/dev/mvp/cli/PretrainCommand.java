@@ -3,6 +3,7 @@ package dev.mvp.cli;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
+import dev.mvp.api.Precision;
 import dev.mvp.api.Recipe;
 import dev.mvp.data.ImageDataset;
 import dev.mvp.data.ImageFolder;
@@ -60,8 +61,13 @@ final class PretrainCommand implements Callable<Integer> {
     int maskPatches;
 
     @Option(names = "--batch-size", paramLabel = "N", defaultValue = "" + DEFAULT_BATCH_SIZE,
-            description = "Images per step (the paper: 2048).")
+            description = "Images per forward/backward pass; one step takes --accum-steps of them (the paper: 2048 per step).")
     int batchSize;
+
+    @Option(names = "--accum-steps", paramLabel = "N", defaultValue = "" + DEFAULT_ACCUM_STEPS,
+            description = "Batches whose gradients are summed into one optimisation step: the effective batch is "
+                    + "--batch-size x N (BEiT/MAE's accum_iter).")
+    int accumSteps;
 
     @Option(names = "--steps", paramLabel = "N", defaultValue = "" + DEFAULT_STEPS,
             description = "Optimisation steps (ignored when --epochs is given).")
@@ -72,8 +78,13 @@ final class PretrainCommand implements Callable<Integer> {
     Integer epochs;
 
     @Option(names = "--lr", paramLabel = "LR", defaultValue = "" + DEFAULT_LR,
-            description = "Peak learning rate after warm-up (the paper: 1.5e-3).")
+            description = "Peak learning rate after warm-up (the paper: 1.5e-3 at batch 2048).")
     double lr;
+
+    @Option(names = "--base-lr", paramLabel = "LR",
+            description = "Instead of --lr: the linear scaling rule, peak lr = LR x effective batch / 256 (MAE's --blr); "
+                    + "the paper's 1.5e-3 at batch 2048 is 1.875e-4. config.json records both.")
+    Double baseLr;
 
     @Option(names = "--min-lr", paramLabel = "LR", defaultValue = "" + DEFAULT_MIN_LR,
             description = "Learning rate at the end of the cosine decay (BEiT: 1e-5).")
@@ -83,13 +94,44 @@ final class PretrainCommand implements Callable<Integer> {
             description = "AdamW weight decay, not applied to biases, norms and position/CLS/mask tokens (the paper: 0.05).")
     double weightDecay;
 
+    @Option(names = "--weight-decay-end", paramLabel = "WD",
+            description = "Cosine weight-decay schedule from --weight-decay to WD over the run (BEiT's "
+                    + "--weight_decay_end); default: constant --weight-decay.")
+    Double weightDecayEnd;
+
     @Option(names = "--warmup-steps", paramLabel = "N", defaultValue = "" + DEFAULT_WARMUP_STEPS,
             description = "Linear warm-up steps from 0 to --lr.")
     long warmupSteps;
 
+    @Option(names = "--warmup-epochs", paramLabel = "N",
+            description = "Warm-up in epochs instead of --warmup-steps (BEiT and the paper: 10).")
+    Integer warmupEpochs;
+
     @Option(names = "--clip-grad", paramLabel = "NORM", defaultValue = "" + DEFAULT_CLIP_GRAD,
             description = "Gradient-norm clipping (BEiT: 3.0); 0 disables it.")
     double clipGrad;
+
+    @Option(names = "--betas", paramLabel = "B1,B2", defaultValue = DEFAULT_BETA1 + "," + DEFAULT_BETA2,
+            description = "AdamW betas (BEiT pre-training: 0.9,0.98; PyTorch's default 0.9,0.999).")
+    String betas;
+
+    @Option(names = "--drop-path", paramLabel = "P",
+            description = "Student stochastic depth rate at the last block (BEiT: 0.1); default: the model preset's (0).")
+    Double dropPath;
+
+    @Option(names = "--layer-scale", paramLabel = "V",
+            description = "Student layer-scale initial value, 0 = none (BEiT: 0.1 base, 1e-5 large); default: the "
+                    + "model preset's (none).")
+    Double layerScale;
+
+    @Option(names = "--precision", paramLabel = "fp32|bf16", defaultValue = "fp32",
+            description = "Student forward pass: fp32, or bf16 autocast (float32 master weights, gradients and "
+                    + "optimiser state). On CPUs without AVX-512-BF16/AMX bf16 is slower: see docs/ENGINE.md.")
+    Precision precision;
+
+    @Option(names = "--teacher-precision", paramLabel = "fp32|bf16|fp16", defaultValue = "fp32",
+            description = "Teacher forward pass (inference mode either way): fp32, or bf16/fp16 autocast.")
+    Precision teacherPrecision;
 
     @Option(names = "--seed", paramLabel = "N", defaultValue = "" + DEFAULT_SEED,
             description = "Seed of the student's init, data order, crops, flips and masks.")
@@ -114,8 +156,12 @@ final class PretrainCommand implements Callable<Integer> {
     int workers;
 
     @Option(names = "--checkpoint-every", paramLabel = "N", defaultValue = "0",
-            description = "Write a checkpoint every N steps (0: only at the end).")
+            description = "Write a checkpoint every N steps (0: not by step count; always at the end).")
     long checkpointEvery;
+
+    @Option(names = "--checkpoint-every-epochs", paramLabel = "N", defaultValue = "" + DEFAULT_CHECKPOINT_EVERY_EPOCHS,
+            description = "Write a checkpoint at the end of every N epochs (0: not at epoch ends).")
+    int checkpointEveryEpochs;
 
     @Option(names = "--keep-checkpoints", paramLabel = "K", defaultValue = "" + DEFAULT_KEEP_CHECKPOINTS,
             description = "Keep the newest K checkpoints.")
@@ -124,6 +170,11 @@ final class PretrainCommand implements Callable<Integer> {
     @Option(names = "--max-bad-fraction", paramLabel = "F", defaultValue = "" + DEFAULT_MAX_BAD_FRACTION,
             description = "Stop when more than this fraction of the images read fail to decode.")
     double maxBadFraction;
+
+    @Option(names = "--max-non-finite", paramLabel = "N", defaultValue = "" + DEFAULT_MAX_CONSECUTIVE_NON_FINITE,
+            description = "Stop when N steps in a row have a non-finite loss or gradient (each is skipped, counted "
+                    + "and logged); the latest checkpoint is then the last good one.")
+    int maxNonFinite;
 
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -143,6 +194,7 @@ final class PretrainCommand implements Callable<Integer> {
         out.println(recipe.describe());
         out.println("mvp pretrain: writing to " + config.out().toAbsolutePath()
                 + (checkpoint == null ? "" : " (resuming from " + checkpoint + ")"));
+        out.println("mvp pretrain: " + config.lrRule());
         ConsoleProgress progress = new ConsoleProgress(out, spec.commandLine().getErr());
         RunSummary s = Pretrainer.run(config, recipe, dataset, checkpoint, progress);
         out.printf("mvp pretrain: done: %d steps in %s, loss %.4f -> %.4f (mean of first/last 10 steps %.4f -> %.4f), "
@@ -204,12 +256,34 @@ final class PretrainCommand implements Callable<Integer> {
         if (epochs != null && spec.commandLine().getParseResult().hasMatchedOption("--steps")) {
             throw new IllegalArgumentException("give --steps or --epochs, not both");
         }
+        var given = spec.commandLine().getParseResult();
+        if (baseLr != null && given.hasMatchedOption("--lr")) {
+            throw new IllegalArgumentException("give --lr or --base-lr, not both");
+        }
+        if (warmupEpochs != null && given.hasMatchedOption("--warmup-steps")) {
+            throw new IllegalArgumentException("give --warmup-steps or --warmup-epochs, not both");
+        }
         b.data(data).teacher(teacher).model(model).imageSize(imageSize).patchSize(patchSize).maskPatches(maskPatches)
-                .batchSize(batchSize).lr(lr).minLr(minLr).weightDecay(weightDecay).warmupSteps(warmupSteps)
-                .clipGrad(clipGrad).seed(seed).threads(threads).workers(workers).checkpointEvery(checkpointEvery)
-                .keepCheckpoints(keepCheckpoints).maxBadFraction(maxBadFraction);
+                .batchSize(batchSize).accumSteps(accumSteps).lr(lr).minLr(minLr).weightDecay(weightDecay)
+                .weightDecayEnd(weightDecayEnd).warmupSteps(warmupSteps).clipGrad(clipGrad).betas(beta(0), beta(1))
+                .dropPath(dropPath).layerScale(layerScale).precision(precision).teacherPrecision(teacherPrecision)
+                .seed(seed).threads(threads).workers(workers).checkpointEvery(checkpointEvery)
+                .checkpointEveryEpochs(checkpointEveryEpochs).keepCheckpoints(keepCheckpoints)
+                .maxConsecutiveNonFinite(maxNonFinite).maxBadFraction(maxBadFraction);
+        if (baseLr != null) b.baseLr(baseLr);
+        if (warmupEpochs != null) b.warmupEpochs(warmupEpochs);
         if (epochs != null) b.epochs(epochs);
         else b.steps(steps);
+    }
+
+    private double beta(int i) {
+        String[] parts = betas.split(",");
+        try {
+            if (parts.length == 2) return Double.parseDouble(parts[i].strip());
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        throw new IllegalArgumentException("--betas takes two numbers B1,B2 (e.g. 0.9,0.98), got '" + betas + "'");
     }
 
     /** Applies only the flags given on this command line (resuming keeps the saved values of the others). */
@@ -222,19 +296,30 @@ final class PretrainCommand implements Callable<Integer> {
         if (given.hasMatchedOption("--patch-size")) b.patchSize(patchSize);
         if (given.hasMatchedOption("--mask-patches")) b.maskPatches(maskPatches);
         if (given.hasMatchedOption("--batch-size")) b.batchSize(batchSize);
+        if (given.hasMatchedOption("--accum-steps")) b.accumSteps(accumSteps);
         if (given.hasMatchedOption("--steps")) b.steps(steps);
         if (given.hasMatchedOption("--epochs")) b.epochs(epochs);
         if (given.hasMatchedOption("--lr")) b.lr(lr);
+        if (given.hasMatchedOption("--base-lr")) b.baseLr(baseLr);
         if (given.hasMatchedOption("--min-lr")) b.minLr(minLr);
         if (given.hasMatchedOption("--weight-decay")) b.weightDecay(weightDecay);
+        if (given.hasMatchedOption("--weight-decay-end")) b.weightDecayEnd(weightDecayEnd);
         if (given.hasMatchedOption("--warmup-steps")) b.warmupSteps(warmupSteps);
+        if (given.hasMatchedOption("--warmup-epochs")) b.warmupEpochs(warmupEpochs);
         if (given.hasMatchedOption("--clip-grad")) b.clipGrad(clipGrad);
+        if (given.hasMatchedOption("--betas")) b.betas(beta(0), beta(1));
+        if (given.hasMatchedOption("--drop-path")) b.dropPath(dropPath);
+        if (given.hasMatchedOption("--layer-scale")) b.layerScale(layerScale);
+        if (given.hasMatchedOption("--precision")) b.precision(precision);
+        if (given.hasMatchedOption("--teacher-precision")) b.teacherPrecision(teacherPrecision);
         if (given.hasMatchedOption("--seed")) b.seed(seed);
         if (given.hasMatchedOption("--threads")) b.threads(threads);
         if (given.hasMatchedOption("--workers")) b.workers(workers);
         if (given.hasMatchedOption("--checkpoint-every")) b.checkpointEvery(checkpointEvery);
+        if (given.hasMatchedOption("--checkpoint-every-epochs")) b.checkpointEveryEpochs(checkpointEveryEpochs);
         if (given.hasMatchedOption("--keep-checkpoints")) b.keepCheckpoints(keepCheckpoints);
         if (given.hasMatchedOption("--max-bad-fraction")) b.maxBadFraction(maxBadFraction);
+        if (given.hasMatchedOption("--max-non-finite")) b.maxConsecutiveNonFinite(maxNonFinite);
     }
 
     private static PretrainConfig readSaved(Path configJson) {

@@ -32,18 +32,33 @@ import java.util.stream.Stream;
  * Checkpoints of a run, in {@code <run>/checkpoints/}:
  * <pre>
  * step-00000020/        one complete checkpoint
- *   model.safetensors   student as backbone.*, head as head.* (fp32, timm-style names)
+ *   model.safetensors   student as backbone.*, head as head.* (fp32, timm-style names); its metadata holds
+ *                       {@code format=mvp-checkpoint}, {@code step} and {@code model} (model.json, compact)
+ *   model.json          what rebuilds the parts without the run: {@code backbone.type} ({@code vit}) and
+ *                       {@code backbone.config} (a {@code VitConfig}, camelCase record fields), {@code head} sizes,
+ *                       the teacher and the recipe; with it the backbone alone can be exported (keys
+ *                       {@code backbone.*} with the prefix stripped are timm's names)
  *   optimizer.pt        libtorch's AdamW state (moments, step counts, per-group options)
  *   rng.safetensors     libtorch's CPU generator state
- *   state.json          {@link TrainingState}
+ *   state.json          {@link TrainingState}: step, epoch and position in it, skipped steps, the run definition
  * latest                the name of the newest complete checkpoint
  * </pre>
+ * The learning-rate and weight-decay schedules are closed-form functions of the step, so the step is their state;
+ * there is no loss scaler (bf16 autocast needs none). The data order, crops, flips and masks are functions of
+ * (seed, epoch, position), so the position is their state.
  * Writes are atomic: a checkpoint is assembled in a temporary folder, flushed to disk, then renamed; {@code latest}
  * is replaced by rename only after that. A run killed at any moment leaves the previous checkpoint as the latest.
  */
 public final class Checkpoints {
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+    private static final ObjectMapper COMPACT = new ObjectMapper();
     private static final String LATEST = "latest";
+
+    /**
+     * Called while a checkpoint is half written (its weights are in the temporary folder, nothing else), with its
+     * step: a seam for the test that kills a run at that moment. Does nothing otherwise.
+     */
+    static volatile java.util.function.LongConsumer midWriteHook = step -> {};
 
     private final Path dir;
 
@@ -51,12 +66,31 @@ public final class Checkpoints {
         this.dir = runDir.resolve("checkpoints");
     }
 
+    /**
+     * Deletes what a killed writer left: temporary checkpoint folders and {@code latest} files (named
+     * {@code *.tmp-<pid>}). Call before writing to a run folder that no other process writes to. Returns how many.
+     */
+    public int removeIncomplete() {
+        if (!Files.isDirectory(dir)) return 0;
+        try (Stream<Path> s = Files.list(dir)) {
+            List<Path> stale = s.filter(p -> p.getFileName().toString().matches(".+\\.tmp-\\d+")).toList();
+            for (Path p : stale) deleteRecursively(p);
+            return stale.size();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot clean " + dir + ": " + e.getMessage(), e);
+        }
+    }
+
     public Path dir() {
         return dir;
     }
 
-    /** Writes a checkpoint and makes it the latest; keeps the newest {@code keep} ones. Returns its folder. */
-    public Path save(Map<String, Module> modules, AdamW optimizer, TrainingState state, int keep) {
+    /**
+     * Writes a checkpoint and makes it the latest; keeps the newest {@code keep} ones. Returns its folder.
+     *
+     * @param model what {@code model.json} holds (see the class comment); serialised with Jackson
+     */
+    public Path save(Map<String, Module> modules, AdamW optimizer, TrainingState state, Map<String, ?> model, int keep) {
         String name = String.format("step-%08d", state.step());
         Path target = dir.resolve(name);
         Path tmp = dir.resolve(name + ".tmp-" + ProcessHandle.current().pid());
@@ -68,13 +102,16 @@ public final class Checkpoints {
                 Map<String, Tensor> weights = new LinkedHashMap<>();
                 modules.forEach((prefix, m) -> StateDict.of(m).forEach((k, v) -> weights.put(prefix + k, v)));
                 SafeTensorsWriter.write(tmp.resolve("model.safetensors"), weights,
-                        Map.of("format", "mvp-checkpoint", "step", Long.toString(state.step())));
+                        Map.of("format", "mvp-checkpoint", "step", Long.toString(state.step()),
+                                "model", COMPACT.writeValueAsString(model)));
+                midWriteHook.accept(state.step());
                 SafeTensorsWriter.write(tmp.resolve("rng.safetensors"),
                         Map.of("torch_cpu_generator", torch.getDefaultCPUGenerator().get_state()), Map.of());
                 OutputArchive archive = new OutputArchive();
                 optimizer.save(archive);
                 archive.save_to(tmp.resolve("optimizer.pt").toString());
             }
+            Files.writeString(tmp.resolve("model.json"), JSON.writeValueAsString(model));
             Files.writeString(tmp.resolve("state.json"), JSON.writeValueAsString(state));
             fsyncTree(tmp);
             if (Files.exists(target)) deleteRecursively(target);
@@ -114,6 +151,16 @@ public final class Checkpoints {
         Path latest = runDir.resolve("checkpoints").resolve(LATEST);
         if (!Files.isRegularFile(latest)) return java.util.Optional.empty();
         return java.util.Optional.of(resolve(runDir));
+    }
+
+    /** Reads {@code model.json} of a checkpoint folder (see the class comment). */
+    public static com.fasterxml.jackson.databind.JsonNode readModel(Path checkpoint) {
+        Path file = checkpoint.resolve("model.json");
+        try {
+            return JSON.readTree(file.toFile());
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + file + ": " + e.getMessage(), e);
+        }
     }
 
     /** Reads the training state of a checkpoint folder. */

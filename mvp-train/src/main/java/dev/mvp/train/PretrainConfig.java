@@ -1,6 +1,10 @@
 package dev.mvp.train;
 
+import dev.mvp.api.Precision;
+
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.Objects;
 
 /**
@@ -8,35 +12,62 @@ import java.util.Objects;
  * scale-free (learning rate, weight decay, betas, clipping, mask ratio) and a small CPU run where it is not (model,
  * image size, batch, steps), so that a run with no flags finishes in minutes.
  *
- * @param data          image folder (class sub-folders or one flat folder)
- * @param teacher       a CLIP safetensors file, or {@code random} for a deterministic random CLIP-layout teacher
- * @param model         student preset: tiny, small, base or large
- * @param imageSize     student (and teacher) input side in pixels; the paper uses 224
- * @param patchSize     patch side; the paper uses 16
- * @param maskPatches   masked patches at a 14x14 grid (the paper: 75 of 196); scaled for other grids
- * @param batchSize     images per step (the paper: 2048 over 32 GPUs)
- * @param steps         optimisation steps; 0 when {@code epochs} decides
- * @param epochs        passes over the data; 0 when {@code steps} decides
- * @param lr            peak learning rate after warm-up (the paper: 1.5e-3)
- * @param minLr         final learning rate of the cosine decay (BEiT: 1e-5)
- * @param weightDecay   AdamW weight decay (0.05), not applied to biases, norms, position/CLS/mask tokens
- * @param warmupSteps   linear warm-up steps from 0 to {@code lr}
- * @param clipGrad      max global gradient norm (BEiT: 3.0); 0 disables clipping
- * @param beta1         AdamW beta1 (0.9)
- * @param beta2         AdamW beta2 (BEiT pre-training: 0.98)
- * @param seed          seeds the student's init, the data order, crops, flips, masks and every per-step draw
- * @param out           run folder: config.json, metrics.jsonl, checkpoints/
- * @param threads       libtorch and OpenBLAS threads (0 = all cores)
- * @param workers       data-loading threads (0 = as many as cores)
- * @param checkpointEvery write a checkpoint every this many steps (0 = only at the end)
- * @param keepCheckpoints how many of the newest checkpoints to keep
- * @param maxBadFraction stop when more than this fraction of the files read fail to decode
+ * <p><b>Steps and batches.</b> One optimisation step consumes {@code accumSteps} loader batches of {@code batchSize}
+ * images (gradient accumulation), so the effective batch is {@link #effectiveBatchSize()}. Step counts (run length,
+ * warm-up, checkpoints) are optimisation steps; an epoch is {@code dataset size / batchSize} loader batches
+ * (the last incomplete one dropped), i.e. {@link #stepsPerEpoch(int)} optimisation steps.
+ *
+ * <p><b>Learning rate.</b> Either {@code lr} is the peak learning rate itself, or {@code baseLr > 0} gives it by the
+ * linear scaling rule {@code lr = baseLr * effectiveBatchSize / 256} (Goyal et al. 2017; MAE's {@code --blr}); the
+ * constructor then derives {@code lr}. MVP's 1.5e-3 at batch 2048 is a base lr of 1.875e-4.
+ *
+ * @param data                 image folder (class sub-folders or one flat folder)
+ * @param teacher              a CLIP safetensors file, or {@code random} for a deterministic random CLIP-layout teacher
+ * @param model                student preset: tiny, small, base or large
+ * @param imageSize            student (and teacher) input side in pixels; the paper uses 224
+ * @param patchSize            patch side; the paper uses 16
+ * @param maskPatches          masked patches at a 14x14 grid (the paper: 75 of 196); scaled for other grids
+ * @param batchSize            images per loader batch (per forward/backward pass)
+ * @param accumSteps           loader batches whose gradients are summed into one optimisation step (1 = none)
+ * @param steps                optimisation steps; 0 when {@code epochs} decides
+ * @param epochs               passes over the data; 0 when {@code steps} decides
+ * @param lr                   peak learning rate after warm-up (the paper: 1.5e-3 at batch 2048); derived from
+ *                             {@code baseLr} when that is positive
+ * @param baseLr               0, or the learning rate per 256 images of effective batch (the linear scaling rule)
+ * @param minLr                final learning rate of the cosine decay (BEiT: 1e-5)
+ * @param weightDecay          AdamW weight decay at the start (0.05), not applied to biases, norms, position/CLS/mask
+ *                             tokens and relative-position tables
+ * @param weightDecayEnd       weight decay at the end of a cosine weight-decay schedule (BEiT's
+ *                             {@code --weight_decay_end}); equal to {@code weightDecay} for a constant one
+ * @param warmupSteps          linear warm-up optimisation steps from 0 to {@code lr}; 0 when {@code warmupEpochs} decides
+ * @param warmupEpochs         warm-up length in epochs (BEiT/MVP: 10 of 300); 0 when {@code warmupSteps} decides
+ * @param clipGrad             max global gradient norm (BEiT: 3.0); 0 disables clipping
+ * @param beta1                AdamW beta1 (0.9)
+ * @param beta2                AdamW beta2 (BEiT pre-training: 0.98; PyTorch's default 0.999)
+ * @param dropPath             stochastic depth rate of the student's last block, or {@code null} for the model preset's
+ *                             own value (timm presets: 0; BEiT pre-training: 0.1)
+ * @param layerScale           initial layer-scale value of the student, 0 for none, or {@code null} for the preset's own
+ *                             value (timm presets: none; BEiT: 0.1 for base, 1e-5 for large)
+ * @param precision            the student's forward pass: FP32, or BF16 autocast (weights, gradients and optimiser
+ *                             state stay float32)
+ * @param teacherPrecision     the teacher's forward pass: FP32, or BF16/FP16 autocast (targets are handed on as float32)
+ * @param seed                 seeds the student's init, the data order, crops, flips, masks and every per-step draw
+ * @param out                  run folder: config.json, metrics.jsonl, checkpoints/
+ * @param threads              libtorch and OpenBLAS threads (0 = all cores)
+ * @param workers              data-loading threads (0 = as many as cores)
+ * @param checkpointEvery      write a checkpoint every this many steps (0 = not by step count)
+ * @param checkpointEveryEpochs write a checkpoint at the end of every this many epochs (0 = not at epoch ends)
+ * @param keepCheckpoints      how many of the newest checkpoints to keep
+ * @param maxConsecutiveNonFinite   stop the run when this many consecutive steps had a non-finite loss or gradient
+ * @param maxBadFraction       stop when more than this fraction of the files read fail to decode
  */
 public record PretrainConfig(Path data, String teacher, String model, int imageSize, int patchSize, int maskPatches,
-                             int batchSize, long steps, int epochs, double lr, double minLr, double weightDecay,
-                             long warmupSteps, double clipGrad, double beta1, double beta2, long seed, Path out,
-                             int threads, int workers, long checkpointEvery, int keepCheckpoints,
-                             double maxBadFraction) {
+                             int batchSize, int accumSteps, long steps, int epochs, double lr, double baseLr,
+                             double minLr, double weightDecay, double weightDecayEnd, long warmupSteps,
+                             int warmupEpochs, double clipGrad, double beta1, double beta2, Double dropPath,
+                             Double layerScale, Precision precision, Precision teacherPrecision, long seed, Path out,
+                             int threads, int workers, long checkpointEvery, int checkpointEveryEpochs,
+                             int keepCheckpoints, int maxConsecutiveNonFinite, double maxBadFraction) {
 
     // Defaults. Scale-free values are the paper's (MVP Sec. 4.1, BEiT's pre-training recipe); the others make the
     // embedded default run: ViT-Ti at 112x112 with 16x16 patches (a 7x7 grid), a few minutes on 2 CPU cores.
@@ -46,8 +77,11 @@ public record PretrainConfig(Path data, String teacher, String model, int imageS
     public static final int DEFAULT_PATCH_SIZE = 16;
     public static final int DEFAULT_MASK_PATCHES = 75;
     public static final int DEFAULT_BATCH_SIZE = 16;
+    public static final int DEFAULT_ACCUM_STEPS = 1;
     public static final long DEFAULT_STEPS = 100;
     public static final double DEFAULT_LR = 1.5e-3;
+    /** The images per base learning rate in the linear scaling rule. */
+    public static final int LR_REFERENCE_BATCH = 256;
     public static final double DEFAULT_MIN_LR = 1e-5;
     public static final double DEFAULT_WEIGHT_DECAY = 0.05;
     public static final long DEFAULT_WARMUP_STEPS = 20;
@@ -55,7 +89,9 @@ public record PretrainConfig(Path data, String teacher, String model, int imageS
     public static final double DEFAULT_BETA1 = 0.9;
     public static final double DEFAULT_BETA2 = 0.98;
     public static final long DEFAULT_SEED = 0;
+    public static final int DEFAULT_CHECKPOINT_EVERY_EPOCHS = 1;
     public static final int DEFAULT_KEEP_CHECKPOINTS = 2;
+    public static final int DEFAULT_MAX_CONSECUTIVE_NON_FINITE = 10;
     public static final double DEFAULT_MAX_BAD_FRACTION = 0.1;
 
     public PretrainConfig {
@@ -63,21 +99,34 @@ public record PretrainConfig(Path data, String teacher, String model, int imageS
         Objects.requireNonNull(teacher, "teacher");
         Objects.requireNonNull(model, "model");
         Objects.requireNonNull(out, "out");
+        if (precision == null) precision = Precision.FP32;
+        if (teacherPrecision == null) teacherPrecision = Precision.FP32;
         require(imageSize > 0 && patchSize > 0 && imageSize % patchSize == 0,
                 "--img-size " + imageSize + " must be a positive multiple of --patch-size " + patchSize);
         require(maskPatches >= 0 && maskPatches <= 196, "--mask-patches must be in [0, 196] (a count at 14x14), got " + maskPatches);
         require(batchSize > 0, "--batch-size must be positive, got " + batchSize);
+        require(accumSteps > 0, "--accum-steps must be positive, got " + accumSteps);
         require(steps >= 0 && epochs >= 0, "--steps and --epochs must not be negative");
         require((steps > 0) != (epochs > 0), "give exactly one of --steps or --epochs");
+        require(baseLr >= 0 && Double.isFinite(baseLr), "--base-lr must be positive, got " + baseLr);
+        if (baseLr > 0) lr = baseLr * ((long) batchSize * accumSteps) / LR_REFERENCE_BATCH;
         require(lr > 0 && Double.isFinite(lr), "--lr must be positive, got " + lr);
-        require(minLr >= 0 && minLr <= lr, "--min-lr must be in [0, lr], got " + minLr);
-        require(weightDecay >= 0, "--weight-decay must not be negative, got " + weightDecay);
-        require(warmupSteps >= 0, "--warmup-steps must not be negative, got " + warmupSteps);
+        require(minLr >= 0 && minLr <= lr, "--min-lr must be in [0, lr " + lr + "], got " + minLr);
+        require(weightDecay >= 0 && Double.isFinite(weightDecay), "--weight-decay must not be negative, got " + weightDecay);
+        require(weightDecayEnd >= 0 && Double.isFinite(weightDecayEnd), "--weight-decay-end must not be negative, got " + weightDecayEnd);
+        require(warmupSteps >= 0 && warmupEpochs >= 0, "--warmup-steps and --warmup-epochs must not be negative");
+        require(warmupSteps == 0 || warmupEpochs == 0, "give --warmup-steps or --warmup-epochs, not both");
         require(clipGrad >= 0, "--clip-grad must not be negative, got " + clipGrad);
-        require(beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1, "betas must be in [0, 1)");
+        require(beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1, "--betas must be in [0, 1), got " + beta1 + "," + beta2);
+        require(dropPath == null || (dropPath >= 0 && dropPath < 1), "--drop-path must be in [0, 1), got " + dropPath);
+        require(layerScale == null || (layerScale >= 0 && Double.isFinite(layerScale)),
+                "--layer-scale must be >= 0 (0 = none), got " + layerScale);
+        require(precision != Precision.FP16, "--precision fp16 is not supported (it needs a gradient scaler); use bf16");
         require(threads >= 0 && workers >= 0, "--threads and --workers must not be negative");
         require(checkpointEvery >= 0, "--checkpoint-every must not be negative");
+        require(checkpointEveryEpochs >= 0, "--checkpoint-every-epochs must not be negative");
         require(keepCheckpoints >= 1, "--keep-checkpoints must be at least 1");
+        require(maxConsecutiveNonFinite >= 1, "--max-non-finite must be at least 1, got " + maxConsecutiveNonFinite);
         require(maxBadFraction >= 0 && maxBadFraction <= 1, "--max-bad-fraction must be in [0, 1]");
     }
 
@@ -85,26 +134,66 @@ public record PretrainConfig(Path data, String teacher, String model, int imageS
         if (!ok) throw new IllegalArgumentException(message);
     }
 
+    /** Images per optimisation step: {@code batchSize * accumSteps}. */
+    public int effectiveBatchSize() {
+        return Math.multiplyExact(batchSize, accumSteps);
+    }
+
+    /** The base learning rate {@code lr * 256 / effectiveBatchSize}, whichever of the two was given. */
+    public double effectiveBaseLr() {
+        return baseLr > 0 ? baseLr : lr * LR_REFERENCE_BATCH / effectiveBatchSize();
+    }
+
+    /** How the peak learning rate was set, e.g. {@code lr 1.5e-3 = base lr 1.875e-4 x batch 2048 / 256 (given: lr)}. */
+    public String lrRule() {
+        return String.format(java.util.Locale.ROOT, "lr %.6g = base lr %.6g x effective batch %d (%d x %d accumulated) / %d (given: %s)",
+                lr, effectiveBaseLr(), effectiveBatchSize(), batchSize, accumSteps, LR_REFERENCE_BATCH,
+                baseLr > 0 ? "--base-lr" : "--lr");
+    }
+
+    /** Optimisation steps per epoch: the loader batches of an epoch over {@code accumSteps} (may be fractional). */
+    public double stepsPerEpoch(int batchesPerEpoch) {
+        return batchesPerEpoch / (double) accumSteps;
+    }
+
+    /** The run length in optimisation steps, given the loader batches of an epoch. */
+    public long totalSteps(int batchesPerEpoch) {
+        return steps > 0 ? steps : (long) epochs * batchesPerEpoch / accumSteps;
+    }
+
+    /** The warm-up length in optimisation steps, given the loader batches of an epoch (at most the run length). */
+    public long warmupStepsFor(int batchesPerEpoch) {
+        long w = warmupEpochs > 0 ? (long) warmupEpochs * batchesPerEpoch / accumSteps : warmupSteps;
+        return Math.min(w, totalSteps(batchesPerEpoch));
+    }
+
     /**
-     * The values that define a run's trajectory (not where it writes or how many threads it uses): a run may only be
-     * resumed with the same ones.
+     * The values that define a run's trajectory (not where it writes, how many threads it uses or how often it
+     * checkpoints): a run may only be resumed with the same ones.
      */
-    public java.util.Map<String, String> runDefinition() {
-        var m = new java.util.LinkedHashMap<String, String>();
+    public Map<String, String> runDefinition() {
+        var m = new LinkedHashMap<String, String>();
         m.put("teacher", teacher);
         m.put("model", model);
         m.put("img-size", Integer.toString(imageSize));
         m.put("patch-size", Integer.toString(patchSize));
         m.put("mask-patches", Integer.toString(maskPatches));
         m.put("batch-size", Integer.toString(batchSize));
+        m.put("accum-steps", Integer.toString(accumSteps));
         m.put("steps", Long.toString(steps));
         m.put("epochs", Integer.toString(epochs));
         m.put("lr", Double.toString(lr));
         m.put("min-lr", Double.toString(minLr));
         m.put("weight-decay", Double.toString(weightDecay));
+        m.put("weight-decay-end", Double.toString(weightDecayEnd));
         m.put("warmup-steps", Long.toString(warmupSteps));
+        m.put("warmup-epochs", Integer.toString(warmupEpochs));
         m.put("clip-grad", Double.toString(clipGrad));
         m.put("betas", beta1 + "," + beta2);
+        m.put("drop-path", dropPath == null ? "preset" : dropPath.toString());
+        m.put("layer-scale", layerScale == null ? "preset" : layerScale.toString());
+        m.put("precision", precision.name());
+        m.put("teacher-precision", teacherPrecision.name());
         m.put("seed", Long.toString(seed));
         return m;
     }
@@ -126,21 +215,31 @@ public record PretrainConfig(Path data, String teacher, String model, int imageS
         private int patchSize = DEFAULT_PATCH_SIZE;
         private int maskPatches = DEFAULT_MASK_PATCHES;
         private int batchSize = DEFAULT_BATCH_SIZE;
+        private int accumSteps = DEFAULT_ACCUM_STEPS;
         private long steps = DEFAULT_STEPS;
         private int epochs = 0;
         private double lr = DEFAULT_LR;
+        private double baseLr = 0;
         private double minLr = DEFAULT_MIN_LR;
         private double weightDecay = DEFAULT_WEIGHT_DECAY;
+        private Double weightDecayEnd = null; // null: constant weight decay
         private long warmupSteps = DEFAULT_WARMUP_STEPS;
+        private int warmupEpochs = 0;
         private double clipGrad = DEFAULT_CLIP_GRAD;
         private double beta1 = DEFAULT_BETA1;
         private double beta2 = DEFAULT_BETA2;
+        private Double dropPath = null;
+        private Double layerScale = null;
+        private Precision precision = Precision.FP32;
+        private Precision teacherPrecision = Precision.FP32;
         private long seed = DEFAULT_SEED;
         private Path out;
         private int threads = 0;
         private int workers = 0;
         private long checkpointEvery = 0;
+        private int checkpointEveryEpochs = DEFAULT_CHECKPOINT_EVERY_EPOCHS;
         private int keepCheckpoints = DEFAULT_KEEP_CHECKPOINTS;
+        private int maxConsecutiveNonFinite = DEFAULT_MAX_CONSECUTIVE_NON_FINITE;
         private double maxBadFraction = DEFAULT_MAX_BAD_FRACTION;
 
         private Builder(Path data, Path out) {
@@ -150,10 +249,14 @@ public record PretrainConfig(Path data, String teacher, String model, int imageS
 
         private Builder(PretrainConfig c) {
             data = c.data; teacher = c.teacher; model = c.model; imageSize = c.imageSize; patchSize = c.patchSize;
-            maskPatches = c.maskPatches; batchSize = c.batchSize; steps = c.steps; epochs = c.epochs; lr = c.lr;
-            minLr = c.minLr; weightDecay = c.weightDecay; warmupSteps = c.warmupSteps; clipGrad = c.clipGrad;
-            beta1 = c.beta1; beta2 = c.beta2; seed = c.seed; out = c.out; threads = c.threads; workers = c.workers;
-            checkpointEvery = c.checkpointEvery; keepCheckpoints = c.keepCheckpoints; maxBadFraction = c.maxBadFraction;
+            maskPatches = c.maskPatches; batchSize = c.batchSize; accumSteps = c.accumSteps; steps = c.steps;
+            epochs = c.epochs; lr = c.lr; baseLr = c.baseLr; minLr = c.minLr; weightDecay = c.weightDecay;
+            weightDecayEnd = c.weightDecayEnd == c.weightDecay ? null : c.weightDecayEnd; warmupSteps = c.warmupSteps; warmupEpochs = c.warmupEpochs;
+            clipGrad = c.clipGrad; beta1 = c.beta1; beta2 = c.beta2; dropPath = c.dropPath; layerScale = c.layerScale;
+            precision = c.precision; teacherPrecision = c.teacherPrecision; seed = c.seed; out = c.out;
+            threads = c.threads; workers = c.workers; checkpointEvery = c.checkpointEvery;
+            checkpointEveryEpochs = c.checkpointEveryEpochs; keepCheckpoints = c.keepCheckpoints;
+            maxConsecutiveNonFinite = c.maxConsecutiveNonFinite; maxBadFraction = c.maxBadFraction;
         }
 
         public Builder data(Path v) { data = v; return this; }
@@ -163,28 +266,48 @@ public record PretrainConfig(Path data, String teacher, String model, int imageS
         public Builder patchSize(int v) { patchSize = v; return this; }
         public Builder maskPatches(int v) { maskPatches = v; return this; }
         public Builder batchSize(int v) { batchSize = v; return this; }
+        public Builder accumSteps(int v) { accumSteps = v; return this; }
         /** Sets the run length in steps (and clears epochs). */
         public Builder steps(long v) { steps = v; epochs = 0; return this; }
         /** Sets the run length in epochs (and clears steps). */
         public Builder epochs(int v) { epochs = v; steps = 0; return this; }
-        public Builder lr(double v) { lr = v; return this; }
+        /** Sets the peak learning rate itself (and clears a base lr). */
+        public Builder lr(double v) { lr = v; baseLr = 0; return this; }
+        /** Sets the peak learning rate by the linear scaling rule: {@code v * effective batch / 256}. */
+        public Builder baseLr(double v) { baseLr = v; return this; }
         public Builder minLr(double v) { minLr = v; return this; }
+        /** The weight decay; constant unless {@link #weightDecayEnd} is set too. */
         public Builder weightDecay(double v) { weightDecay = v; return this; }
-        public Builder warmupSteps(long v) { warmupSteps = v; return this; }
+        /** The weight decay at the end of a cosine weight-decay schedule; {@code null} for a constant one. */
+        public Builder weightDecayEnd(Double v) { weightDecayEnd = v; return this; }
+        /** Sets the warm-up in steps (and clears warm-up epochs). */
+        public Builder warmupSteps(long v) { warmupSteps = v; warmupEpochs = 0; return this; }
+        /** Sets the warm-up in epochs (and clears warm-up steps). */
+        public Builder warmupEpochs(int v) { warmupEpochs = v; warmupSteps = 0; return this; }
         public Builder clipGrad(double v) { clipGrad = v; return this; }
         public Builder betas(double b1, double b2) { beta1 = b1; beta2 = b2; return this; }
+        /** The student's stochastic depth rate; {@code null} keeps the model preset's. */
+        public Builder dropPath(Double v) { dropPath = v; return this; }
+        /** The student's initial layer scale (0 = none); {@code null} keeps the model preset's. */
+        public Builder layerScale(Double v) { layerScale = v; return this; }
+        public Builder precision(Precision v) { precision = v; return this; }
+        public Builder teacherPrecision(Precision v) { teacherPrecision = v; return this; }
         public Builder seed(long v) { seed = v; return this; }
         public Builder out(Path v) { out = v; return this; }
         public Builder threads(int v) { threads = v; return this; }
         public Builder workers(int v) { workers = v; return this; }
         public Builder checkpointEvery(long v) { checkpointEvery = v; return this; }
+        public Builder checkpointEveryEpochs(int v) { checkpointEveryEpochs = v; return this; }
         public Builder keepCheckpoints(int v) { keepCheckpoints = v; return this; }
+        public Builder maxConsecutiveNonFinite(int v) { maxConsecutiveNonFinite = v; return this; }
         public Builder maxBadFraction(double v) { maxBadFraction = v; return this; }
 
         public PretrainConfig build() {
-            return new PretrainConfig(data, teacher, model, imageSize, patchSize, maskPatches, batchSize, steps, epochs,
-                    lr, minLr, weightDecay, warmupSteps, clipGrad, beta1, beta2, seed, out, threads, workers,
-                    checkpointEvery, keepCheckpoints, maxBadFraction);
+            return new PretrainConfig(data, teacher, model, imageSize, patchSize, maskPatches, batchSize, accumSteps,
+                    steps, epochs, lr, baseLr, minLr, weightDecay, weightDecayEnd == null ? weightDecay : weightDecayEnd,
+                    warmupSteps, warmupEpochs, clipGrad, beta1, beta2, dropPath, layerScale, precision,
+                    teacherPrecision, seed, out, threads, workers, checkpointEvery, checkpointEveryEpochs,
+                    keepCheckpoints, maxConsecutiveNonFinite, maxBadFraction);
         }
     }
 }

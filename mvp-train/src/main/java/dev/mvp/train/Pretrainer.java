@@ -6,53 +6,93 @@ import dev.mvp.api.LossOutput;
 import dev.mvp.api.Recipe;
 import dev.mvp.api.Torch;
 import dev.mvp.api.ViewSpec;
-import dev.mvp.data.Batch;
-import dev.mvp.data.BatchLoader;
 import dev.mvp.data.ImageDataset;
-import dev.mvp.data.LoaderConfig;
-import dev.mvp.data.RandomResizedCrop;
+import dev.mvp.models.VisionTransformer;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.AdamW;
 import org.bytedeco.pytorch.Module;
+import org.bytedeco.pytorch.NoGradGuard;
+import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.ScalarType;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayDeque;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 
 /**
- * The pre-training loop, as BEiT's {@code train_one_epoch} and MAE's {@code engine_pretrain}: per step, the teacher's
- * targets on the unmasked view, the student's prediction from the masked view, AdamW with BEiT's parameter groups,
- * warm-up + cosine learning rate, gradient clipping, a checkpoint now and then. Each step runs inside its own
- * {@link PointerScope}, so native memory is released deterministically; only Java numbers cross steps.
+ * The pre-training loop, as BEiT's {@code train_one_epoch} and MAE's {@code engine_pretrain}. Per optimisation step:
+ * for each of {@code accumSteps} loader batches, the teacher's targets on the unmasked view (no autograd, optionally
+ * in bf16/fp16 autocast), the student's prediction from the masked view (optionally in bf16 autocast) and the
+ * backward pass of {@code loss / accumSteps}; then gradient clipping and AdamW with BEiT's parameter groups, its
+ * learning rate from the warm-up + cosine schedule and its weight decay from the (optionally cosine) weight-decay
+ * schedule. Master weights, gradients and optimiser state are float32 whatever the precision.
+ *
+ * <p>A step whose loss or gradient norm is not finite is skipped: no update, counted, warned, written to
+ * {@code metrics.jsonl} with {@code "skipped": true}. Checkpoints due during such a step wait for the next good one,
+ * and after {@link PretrainConfig#maxConsecutiveNonFinite()} skipped steps in a row the run stops with a
+ * {@link NonFiniteLossException}, its latest checkpoint the last good one.
+ *
+ * <p>Checkpoints are written every {@link PretrainConfig#checkpointEvery()} steps, at the end of every
+ * {@link PretrainConfig#checkpointEveryEpochs()} epochs and at the end of the run (see {@link Checkpoints}).
+ *
+ * <p>Each step runs inside its own {@link PointerScope} (and each accumulated batch inside a nested one), so native
+ * memory is released deterministically; only Java numbers cross steps.
  */
 public final class Pretrainer {
+
+    /**
+     * Fault injection, for tests of the non-finite path: the chosen steps (0-based) get a NaN loss (before backward)
+     * or a NaN gradient (after backward, in the first parameter).
+     */
+    public interface Faults {
+        Faults NONE = new Faults() {};
+
+        default boolean nanLoss(long step) {
+            return false;
+        }
+
+        default boolean nanGradient(long step) {
+            return false;
+        }
+    }
+
     private final PretrainConfig config;
     private final Recipe recipe;
-    private final ImageDataset data;
+    private final BatchSource.Opener source;
     private final RunListener listener;
+    private final Faults faults;
 
-    private Pretrainer(PretrainConfig config, Recipe recipe, ImageDataset data, RunListener listener) {
+    private Pretrainer(PretrainConfig config, Recipe recipe, BatchSource.Opener source, RunListener listener,
+                       Faults faults) {
         this.config = config;
         this.recipe = recipe;
-        this.data = data;
+        this.source = source;
         this.listener = listener;
+        this.faults = faults;
     }
 
     /**
-     * Runs (or resumes) pre-training.
+     * Runs (or resumes) pre-training on an image folder.
      *
-     * @param recipe   the assembled parts; the student must have been initialised from {@code config.seed()}
+     * @param recipe     the assembled parts; the student must have been initialised from {@code config.seed()}
      * @param resumeFrom a checkpoint folder (see {@link Checkpoints#resolve}), or {@code null} for a fresh run
+     * @throws NonFiniteLossException after {@link PretrainConfig#maxConsecutiveNonFinite()} non-finite steps in a row
      */
     public static RunSummary run(PretrainConfig config, Recipe recipe, ImageDataset data, Path resumeFrom,
                                  RunListener listener) {
-        return new Pretrainer(config, recipe, data, listener).run(resumeFrom);
+        return run(config, recipe, BatchSource.images(data, config, recipe, listener::warning), resumeFrom, listener,
+                Faults.NONE);
+    }
+
+    /** As {@link #run(PretrainConfig, Recipe, ImageDataset, Path, RunListener)} with any batch source and faults. */
+    public static RunSummary run(PretrainConfig config, Recipe recipe, BatchSource.Opener source, Path resumeFrom,
+                                 RunListener listener, Faults faults) {
+        return new Pretrainer(config, recipe, source, listener, faults).run(resumeFrom);
     }
 
     /** The student's view: BEiT's bicubic RandomResizedCrop output, ImageNet-normalised. */
@@ -60,15 +100,25 @@ public final class Pretrainer {
         return new ViewSpec(imageSize, Interpolation.BICUBIC, ImageNormalization.IMAGENET);
     }
 
-    private RunSummary run(Path resumeFrom) {
-        Torch.setThreads(config.threads() > 0 ? config.threads() : Runtime.getRuntime().availableProcessors());
+    /** The modules whose parameters train, by checkpoint prefix. */
+    static Map<String, Module> trainedModules(Recipe recipe) {
         Map<String, Module> modules = new LinkedHashMap<>();
         modules.put("backbone.", recipe.backbone().module());
         modules.put("head.", recipe.head().module());
+        return modules;
+    }
+
+    private RunSummary run(Path resumeFrom) {
+        Torch.setThreads(config.threads() > 0 ? config.threads() : Runtime.getRuntime().availableProcessors());
+        Map<String, Module> modules = trainedModules(recipe);
+        // modules start in training mode (drop path needs it). Not m.train(true): Module.train is virtual and recurses
+        // into children whose Java peers may have been collected (docs/LIBTORCH-NOTES.md, "Modules")
         ParameterGroups groups = ParameterGroups.of(modules);
         AdamW optimizer = Optimizers.adamW(groups, config.lr(), config.weightDecay(), config.beta1(), config.beta2());
         TensorVector parameters = new TensorVector();
         for (Tensor t : groups.all()) parameters.push_back(t);
+        // the vector holds its own references; the tensors of named_parameters() point into a dictionary that dies
+        Tensor firstParameter = parameters.get(0);
 
         TrainingState state = new TrainingState(0, 0, 0, config.seed(), 0, 0, config.runDefinition());
         if (resumeFrom != null) {
@@ -76,19 +126,29 @@ public final class Pretrainer {
             checkSameRun(resumeFrom, state);
         }
         Checkpoints checkpoints = new Checkpoints(config.out());
-        List<ViewSpec> views = List.of(studentView(config.imageSize()), recipe.tokenizer().inputSpec());
-        int workers = config.workers() > 0 ? config.workers() : Runtime.getRuntime().availableProcessors();
-        LoaderConfig loaderConfig = new LoaderConfig(config.batchSize(), config.seed(), workers, 2,
-                config.maxBadFraction(), LoaderConfig.defaults().decoder(), RandomResizedCrop.pretraining(), 0.5,
-                state.epoch(), state.batchInEpoch(), listener::warning);
+        int incomplete = checkpoints.removeIncomplete();
+        if (incomplete > 0) {
+            listener.warning("removed " + incomplete + " incomplete checkpoint file(s) left in " + checkpoints.dir()
+                    + " by an interrupted run");
+        }
+        Map<String, Object> modelInfo = modelInfo();
+        int accum = config.accumSteps();
 
         long startNanos = System.nanoTime();
         try (RunFiles files = RunFiles.open(config.out(), state.step());
-             BatchLoader loader = BatchLoader.open(data, views, recipe.masking(), recipe.backbone().gridSize(), loaderConfig)) {
-            long total = config.steps() > 0 ? config.steps() : (long) config.epochs() * loader.batchesPerEpoch();
-            CosineSchedule lrSchedule = CosineSchedule.learningRate(config.lr(), config.minLr(), total,
-                    Math.min(config.warmupSteps(), total));
-            files.writeConfig(config, recipe.describe(), environment(total, resumeFrom));
+             BatchSource batches = source.open(state.epoch(), state.batchInEpoch())) {
+            int perEpoch = batches.batchesPerEpoch();
+            long total = config.totalSteps(perEpoch);
+            if (total < 1) {
+                throw new IllegalArgumentException(config.epochs() + " epoch(s) of " + perEpoch + " batches of "
+                        + config.batchSize() + " make no optimisation step with --accum-steps " + accum);
+            }
+            long warmup = config.warmupStepsFor(perEpoch);
+            CosineSchedule lrSchedule = CosineSchedule.learningRate(config.lr(), config.minLr(), total, warmup);
+            // BEiT's weight-decay schedule: cosine from weight_decay to weight_decay_end, no warm-up
+            CosineSchedule wdSchedule = new CosineSchedule(config.weightDecay(), config.weightDecayEnd(), total, 0,
+                    config.weightDecay());
+            files.writeConfig(config, recipe.describe(), environment(batches, total, warmup, resumeFrom));
             listener.started(state.step(), total, recipe.describe());
 
             Stats stats = new Stats();
@@ -96,61 +156,114 @@ public final class Pretrainer {
             long skipped = state.skippedSteps();
             int epoch = state.epoch();
             long batchInEpoch = state.batchInEpoch();
+            int inARow = 0;
+            boolean checkpointDue = false;
             Path lastCheckpoint = resumeFrom;
             while (step < total) {
                 StepMetrics m;
+                boolean epochCompleted = false;
                 try (PointerScope scope = new PointerScope()) {
                     long t0 = System.nanoTime();
-                    Batch batch = loader.next();
-                    long t1 = System.nanoTime();
                     double lr = lrSchedule.at(step);
+                    double wd = wdSchedule.at(step);
                     Optimizers.setLearningRate(optimizer, lr);
-                    Optimizers.setWeightDecay(optimizer, config.weightDecay());
+                    Optimizers.setWeightDecay(optimizer, wd);
                     torch.manual_seed(Seeds.mix(config.seed(), step));
-
                     optimizer.zero_grad();
-                    LossOutput out = recipe.forward(batch.view(0), batch.view(1), batch.mask());
-                    double loss = out.value().item_double();
+
+                    double lossSum = 0, metricSum = 0;
+                    String metricName = "";
+                    boolean finite = true;
+                    long waitNanos = 0;
+                    int stepEpoch = epoch;
+                    for (int micro = 0; micro < accum; micro++) {
+                        try (PointerScope microScope = new PointerScope()) {
+                            long w0 = System.nanoTime();
+                            BatchSource.Item batch = batches.next();
+                            waitNanos += System.nanoTime() - w0;
+                            if (micro == 0) stepEpoch = batch.epoch();
+                            Tensor targets;
+                            try (NoGradGuard noGrad = new NoGradGuard();
+                                 Autocast autocast = Autocast.of(config.teacherPrecision())) {
+                                targets = recipe.tokenizer().targets(batch.teacherView());
+                            }
+                            if (config.teacherPrecision() != dev.mvp.api.Precision.FP32) targets = targets.to(ScalarType.Float);
+                            LossOutput out;
+                            try (Autocast autocast = Autocast.of(config.precision())) {
+                                out = recipe.forwardWithTargets(batch.studentView(), targets, batch.mask());
+                            }
+                            Tensor loss = out.value();
+                            if (faults.nanLoss(step)) loss = loss.mul(new Scalar(Double.NaN));
+                            double value = loss.item_double();
+                            lossSum += value;
+                            metricSum += out.metric().item_double();
+                            metricName = out.metricName();
+                            if (!Double.isFinite(value)) finite = false;
+                            // once a batch of this step is bad, the step is skipped: spare the later backward passes
+                            if (finite) (accum == 1 ? loss : loss.div(new Scalar((double) accum))).backward();
+
+                            epoch = batch.epoch();
+                            batchInEpoch = batch.batchInEpoch() + 1;
+                            if (batchInEpoch == perEpoch) {
+                                epochCompleted = true;
+                                epoch++;
+                                batchInEpoch = 0;
+                            }
+                        }
+                    }
                     double gradNorm = Double.NaN;
-                    boolean finite = Double.isFinite(loss);
                     if (finite) {
-                        out.value().backward();
+                        if (faults.nanGradient(step)) firstParameter.grad().fill_(new Scalar(Double.NaN));
                         gradNorm = torch.clip_grad_norm_(parameters, config.clipGrad() > 0 ? config.clipGrad() : Double.MAX_VALUE);
                         finite = Double.isFinite(gradNorm);
                     }
+                    double loss = lossSum / accum;
                     if (finite) {
                         optimizer.step();
+                        inARow = 0;
                     } else {
-                        skipped++;
                         optimizer.zero_grad();
-                        listener.warning("step " + (step + 1) + ": non-finite loss or gradient (loss " + loss
-                                + ", grad norm " + gradNorm + "), step skipped");
+                        skipped++;
+                        inARow++;
+                        listener.warning(String.format("step %d: non-finite %s (loss %s, grad norm %s), step skipped "
+                                        + "(%d in a row, %d in this run; the run stops at %d in a row)", step + 1,
+                                Double.isFinite(loss) ? "gradient" : "loss", loss, gradNorm, inARow, skipped,
+                                config.maxConsecutiveNonFinite()));
                     }
                     step++;
-                    epoch = batch.epoch();
-                    batchInEpoch = batch.batchInEpoch() + 1;
-                    if (batchInEpoch == loader.batchesPerEpoch()) {
-                        epoch++;
-                        batchInEpoch = 0;
-                    }
-                    long t2 = System.nanoTime();
-                    m = new StepMetrics(step, batch.epoch(), loss, out.metric().item_double(), out.metricName(), lr,
-                            config.weightDecay(), gradNorm, config.batchSize() / ((t2 - t0) / 1e9), (t1 - t0) / 1e9,
-                            (t2 - startNanos) / 1e9, skipped, Memory.residentMiB());
+                    long t1 = System.nanoTime();
+                    double seconds = (t1 - t0) / 1e9;
+                    m = new StepMetrics(step, stepEpoch, loss, metricSum / accum, metricName, lr, wd, gradNorm,
+                            !finite, skipped, config.effectiveBatchSize() / seconds, waitNanos / 1e9, seconds,
+                            (t1 - startNanos) / 1e9, Memory.residentMiB(), Memory.heapMiB());
                 }
                 files.append(m);
-                stats.add(m.loss());
+                if (!m.skipped()) stats.add(m.loss());
                 listener.step(m, total);
+
+                if (inARow >= config.maxConsecutiveNonFinite()) {
+                    String message = String.format("stopped at step %d: %d steps in a row had a non-finite loss or "
+                                    + "gradient (%d skipped in this run); %s. Lower --lr, lengthen the warm-up or check the "
+                                    + "data, then resume", step, inARow, skipped,
+                            lastCheckpoint == null ? "no checkpoint was written"
+                                    : "the latest checkpoint, " + lastCheckpoint + ", is from before them");
+                    throw new NonFiniteLossException(message, step, lastCheckpoint);
+                }
                 boolean periodic = config.checkpointEvery() > 0 && step % config.checkpointEvery() == 0;
-                if (periodic || step == total) {
+                boolean epochEnd = epochCompleted && config.checkpointEveryEpochs() > 0
+                        && epoch % config.checkpointEveryEpochs() == 0;
+                checkpointDue |= periodic || epochEnd;
+                // a checkpoint never follows a skipped step (the last good one stays the latest), except the final one
+                if ((checkpointDue && !m.skipped()) || step == total) {
                     TrainingState now = new TrainingState(step, epoch, batchInEpoch, config.seed(), skipped,
-                            loader.badFiles() + state.badFiles(), config.runDefinition());
-                    lastCheckpoint = checkpoints.save(modules, optimizer, now, config.keepCheckpoints());
+                            batches.badFiles() + state.badFiles(), config.runDefinition());
+                    lastCheckpoint = checkpoints.save(modules, optimizer, now, modelInfo, config.keepCheckpoints());
+                    checkpointDue = false;
                     listener.checkpoint(lastCheckpoint);
                 }
             }
             RunSummary summary = new RunSummary(step, stats.first, stats.last, stats.meanFirst(), stats.meanLast(),
-                    skipped, loader.badFiles() + state.badFiles(), (System.nanoTime() - startNanos) / 1e9,
+                    skipped, batches.badFiles() + state.badFiles(), (System.nanoTime() - startNanos) / 1e9,
                     lastCheckpoint, config.out());
             listener.finished(summary);
             return summary;
@@ -168,18 +281,49 @@ public final class Pretrainer {
         }
     }
 
-    private Map<String, Object> environment(long total, Path resumeFrom) {
+    /** What a checkpoint's {@code model.json} holds: enough to rebuild (and export) the student and the head. */
+    private Map<String, Object> modelInfo() {
+        Map<String, Object> backbone = new LinkedHashMap<>();
+        if (recipe.backbone() instanceof VisionTransformer vit) {
+            backbone.put("type", "vit");
+            backbone.put("config", vit.config());
+        } else {
+            backbone.put("type", recipe.backbone().getClass().getName());
+        }
+        backbone.put("description", recipe.backbone().description());
+        backbone.put("prefix", "backbone.");
+        Map<String, Object> head = new LinkedHashMap<>();
+        head.put("type", "linear");
+        head.put("inputDim", recipe.head().inputDim());
+        head.put("outputDim", recipe.head().outputDim());
+        head.put("prefix", "head.");
+        Map<String, Object> info = new LinkedHashMap<>();
+        info.put("format", "mvp-checkpoint/1");
+        info.put("backbone", backbone);
+        info.put("head", head);
+        info.put("teacher", recipe.tokenizer().name());
+        info.put("targets", recipe.tokenizer().targetSpec().toString());
+        info.put("recipe", recipe.describe().lines().map(String::strip).toList());
+        return info;
+    }
+
+    private Map<String, Object> environment(BatchSource batches, long total, long warmup, Path resumeFrom) {
         Map<String, Object> env = new LinkedHashMap<>();
         env.put("total_steps", total);
+        env.put("warmup_steps", warmup);
+        env.put("batches_per_epoch", batches.batchesPerEpoch());
+        env.put("steps_per_epoch", config.stepsPerEpoch(batches.batchesPerEpoch()));
+        env.put("effective_batch_size", config.effectiveBatchSize());
+        env.put("lr_rule", config.lrRule());
         env.put("resumed_from", resumeFrom == null ? null : resumeFrom.toString());
         env.put("torch_threads", Torch.threads());
         env.put("java", Runtime.version().toString());
-        env.put("dataset", data.describe());
-        env.put("images", data.size());
+        env.put("dataset", batches.describe());
+        env.put("images", batches.images());
         return env;
     }
 
-    /** Loss bookkeeping for the summary, in Java numbers. */
+    /** Loss bookkeeping for the summary, in Java numbers (finite losses of good steps only). */
     private static final class Stats {
         double first = Double.NaN, last = Double.NaN;
         final ArrayDeque<Double> firstTen = new ArrayDeque<>(), lastTen = new ArrayDeque<>();
@@ -201,8 +345,9 @@ public final class Pretrainer {
         }
     }
 
-    /** Resident memory from /proc (Linux); NaN elsewhere. */
+    /** Process memory, in MiB. */
     static final class Memory {
+        /** Resident memory from /proc (Linux); NaN elsewhere. */
         static double residentMiB() {
             try {
                 String[] f = Files.readString(Path.of("/proc/self/statm")).trim().split("\\s+");
@@ -210,6 +355,12 @@ public final class Pretrainer {
             } catch (Exception e) {
                 return Double.NaN;
             }
+        }
+
+        /** Java heap in use. */
+        static double heapMiB() {
+            Runtime r = Runtime.getRuntime();
+            return (r.totalMemory() - r.freeMemory()) / (double) (1 << 20);
         }
     }
 }

@@ -1,22 +1,26 @@
 package dev.mvp.train;
 
 /**
- * One line of {@code metrics.jsonl} (written with snake_case keys).
+ * One line of {@code metrics.jsonl} (written with snake_case keys; non-finite numbers as the strings
+ * {@code "NaN"}, {@code "Infinity"}).
  *
- * @param step            steps completed, 1-based
- * @param epoch           epoch of this step's batch, 0-based
- * @param loss            the loss of this step's batch
+ * @param step            steps completed, 1-based (a skipped step counts)
+ * @param epoch           epoch of this step's first batch, 0-based
+ * @param loss            the loss of this step's images (the mean over its accumulated batches)
  * @param metric          what the loss implies (mean cosine similarity for MVP)
  * @param metricName      the metric's name
  * @param lr              learning rate used by this step
- * @param weightDecay     weight decay used by this step
- * @param gradNorm        global gradient norm before clipping (NaN when the step was skipped)
+ * @param weightDecay     weight decay used by this step (decay group)
+ * @param gradNorm        global gradient norm before clipping (NaN when the loss was not finite)
+ * @param skipped         whether the step was skipped because its loss or gradient was not finite
+ * @param skippedSteps    non-finite steps skipped so far in the run
  * @param imagesPerS      images per second of this step, data loading included
- * @param dataWaitS       seconds this step waited for its batch
+ * @param dataWaitS       seconds this step waited for its batches
+ * @param stepS           seconds this step took, data wait included
  * @param elapsedS        seconds since the run (or its resumption) started
- * @param skippedSteps    non-finite steps skipped so far
- * @param rssMb           resident memory of the process in MiB
+ * @param rssMb           resident memory of the process in MiB (from /proc/self/statm; NaN where unavailable)
+ * @param heapMb          Java heap in use in MiB
  */
 public record StepMetrics(long step, int epoch, double loss, double metric, String metricName, double lr,
-                          double weightDecay, double gradNorm, double imagesPerS, double dataWaitS, double elapsedS,
-                          long skippedSteps, double rssMb) {}
+                          double weightDecay, double gradNorm, boolean skipped, long skippedSteps, double imagesPerS,
+                          double dataWaitS, double stepS, double elapsedS, double rssMb, double heapMb) {}

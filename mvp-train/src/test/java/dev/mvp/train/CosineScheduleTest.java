@@ -34,4 +34,14 @@ class CosineScheduleTest {
         assertThat(CosineSchedule.learningRate(1e-3, 0, 10, 10).at(9)).isEqualTo(1e-3);
         assertThat(CosineSchedule.constant(0.05, 10).at(7)).isEqualTo(0.05);
     }
+
+    @Test
+    void weightDecayScheduleIsBeitsCosineWithoutWarmup() {
+        // BEiT: cosine_scheduler(weight_decay, weight_decay_end, epochs, steps_per_epoch) with no warm-up
+        CosineSchedule wd = new CosineSchedule(0.04, 0.4, 100, 0, 0.04);
+        assertThat(wd.at(0)).isCloseTo(0.04, within(1e-15));
+        assertThat(wd.at(50)).isCloseTo(0.4 + 0.5 * (0.04 - 0.4) * (1 + Math.cos(Math.PI * 50 / 100)), within(1e-15));
+        assertThat(wd.at(99)).isCloseTo(0.4 + 0.5 * (0.04 - 0.4) * (1 + Math.cos(Math.PI * 99 / 100)), within(1e-15));
+        for (long i = 0; i < 99; i++) assertThat(wd.at(i + 1)).isGreaterThanOrEqualTo(wd.at(i));
+    }
 }

@@ -1,0 +1,75 @@
+package dev.mvp.cli;
+
+import dev.mvp.train.RunPlot;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.Callable;
+
+/** {@code mvp plot}: a run's (or several runs') loss and learning-rate curves from metrics.jsonl, as a PNG. */
+@Command(name = "plot", mixinStandardHelpOptions = true, showDefaultValues = true, sortOptions = false,
+        description = {"Draws the curves of pre-training runs from their metrics.jsonl into a PNG: one panel per "
+                + "metric against the step, one colour per run (to compare ablations). Noisy metrics are drawn raw "
+                + "(faint) and smoothed; non-finite values (skipped steps) are left out."})
+final class PlotCommand implements Callable<Integer> {
+
+    @Parameters(paramLabel = "RUN_DIR", arity = "1..*", description = "Run folders (each holding metrics.jsonl).")
+    List<Path> runs;
+
+    @Option(names = "--out", paramLabel = "FILE.png",
+            description = "The PNG to write (default: RUN_DIR/curves.png for one run, compare.png for several).")
+    Path out;
+
+    @Option(names = "--metrics", paramLabel = "NAME,...", defaultValue = "loss,lr",
+            description = "Fields of metrics.jsonl, one panel each, e.g. loss,lr,weight_decay,grad_norm,"
+                    + "images_per_s,data_wait_s,rss_mb.")
+    String metrics;
+
+    @Option(names = "--smooth", paramLabel = "W", defaultValue = "0.6",
+            description = "TensorBoard-style smoothing weight in [0, 1) for noisy metrics (loss, grad norm, speed); 0: raw.")
+    double smooth;
+
+    @Option(names = "--width", paramLabel = "PX", defaultValue = "1200", description = "Image width.")
+    int width;
+
+    @Option(names = "--height", paramLabel = "PX", defaultValue = "0",
+            description = "Image height (0: 360 per panel plus the legend).")
+    int height;
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override public Integer call() {
+        PrintWriter stdout = spec.commandLine().getOut();
+        List<String> names = Arrays.stream(metrics.split(",")).map(String::strip).filter(s -> !s.isEmpty()).toList();
+        if (names.isEmpty()) throw new Main.UsageException("--metrics names no metric");
+        if (!(smooth >= 0 && smooth < 1)) throw new Main.UsageException("--smooth must be in [0, 1), got " + smooth);
+        int h = height > 0 ? height : 28 + 360 * names.size();
+        if (width < 200 || h < 100 * names.size()) {
+            throw new Main.UsageException("--width " + width + " / --height " + h + " are too small for " + names.size() + " panels");
+        }
+        for (Path run : runs) {
+            if (!Files.isDirectory(run)) throw new Main.UsageException("RUN_DIR " + run + ": no such folder");
+        }
+        Path png = out != null ? out : runs.size() == 1 ? runs.getFirst().resolve("curves.png") : Path.of("compare.png");
+        List<RunPlot.RunMetrics> read;
+        try {
+            read = RunPlot.write(runs, names, png, width, h, smooth);
+        } catch (IllegalArgumentException e) {
+            throw new Main.UsageException(e.getMessage());
+        }
+        for (RunPlot.RunMetrics r : read) {
+            stdout.printf("mvp plot: %s: %d steps (%d..%d)%n", r.dir(), r.steps().size(), r.steps().getFirst(),
+                    r.steps().getLast());
+        }
+        stdout.println("mvp plot: wrote " + png.toAbsolutePath());
+        return 0;
+    }
+}

@@ -1,0 +1,77 @@
+package dev.mvp.train;
+
+import dev.mvp.api.Precision;
+import org.junit.jupiter.api.Test;
+
+import java.nio.file.Path;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.within;
+
+class PretrainConfigTest {
+    private static final Path DATA = Path.of("data"), OUT = Path.of("out");
+
+    @Test
+    void linearScalingRuleDerivesThePeakLearningRateFromTheEffectiveBatch() {
+        // MVP: 1.5e-3 at batch 2048 is a base lr of 1.875e-4 per 256 images
+        PretrainConfig paper = PretrainConfig.builder(DATA, OUT).batchSize(256).accumSteps(8).baseLr(1.875e-4).build();
+        assertThat(paper.effectiveBatchSize()).isEqualTo(2048);
+        assertThat(paper.lr()).isCloseTo(1.5e-3, within(1e-15));
+        assertThat(paper.baseLr()).isEqualTo(1.875e-4);
+        assertThat(paper.lrRule()).contains("given: --base-lr", "2048", "256 x 8");
+        // changing the batch of a base-lr run rescales its lr
+        assertThat(paper.toBuilder().batchSize(64).accumSteps(1).build().lr()).isCloseTo(1.875e-4 / 4, within(1e-15));
+
+        PretrainConfig direct = PretrainConfig.builder(DATA, OUT).batchSize(16).lr(1.5e-3).build();
+        assertThat(direct.baseLr()).isZero();
+        assertThat(direct.lr()).isEqualTo(1.5e-3);
+        assertThat(direct.effectiveBaseLr()).isCloseTo(1.5e-3 * 256 / 16, within(1e-15));
+        assertThat(direct.lrRule()).contains("given: --lr");
+        // setting lr after a base lr replaces it
+        assertThat(paper.toBuilder().lr(2e-3).build().baseLr()).isZero();
+    }
+
+    @Test
+    void warmupAndRunLengthCountOptimisationSteps() {
+        PretrainConfig byEpochs = PretrainConfig.builder(DATA, OUT).batchSize(4).accumSteps(2).epochs(3).warmupEpochs(1).build();
+        // 10 loader batches per epoch = 5 optimisation steps
+        assertThat(byEpochs.stepsPerEpoch(10)).isEqualTo(5.0);
+        assertThat(byEpochs.totalSteps(10)).isEqualTo(15);
+        assertThat(byEpochs.warmupStepsFor(10)).isEqualTo(5);
+        assertThat(byEpochs.warmupSteps()).isZero();
+        // an epoch that the accumulation does not divide: the run is the whole number of steps in its batches
+        assertThat(byEpochs.totalSteps(11)).isEqualTo(16);
+
+        PretrainConfig bySteps = byEpochs.toBuilder().steps(100).warmupSteps(30).build();
+        assertThat(bySteps.totalSteps(10)).isEqualTo(100);
+        assertThat(bySteps.warmupStepsFor(10)).isEqualTo(30);
+        assertThat(bySteps.warmupEpochs()).isZero();
+        assertThat(bySteps.toBuilder().steps(20).build().warmupStepsFor(10)).as("capped at the run").isEqualTo(20);
+    }
+
+    @Test
+    void weightDecayIsConstantUnlessAnEndIsGiven() {
+        PretrainConfig constant = PretrainConfig.builder(DATA, OUT).weightDecay(0.05).build();
+        assertThat(constant.weightDecayEnd()).isEqualTo(0.05);
+        // a constant schedule follows later changes of the weight decay
+        assertThat(constant.toBuilder().weightDecay(0.1).build().weightDecayEnd()).isEqualTo(0.1);
+        PretrainConfig cosine = constant.toBuilder().weightDecayEnd(0.2).build();
+        assertThat(cosine.weightDecayEnd()).isEqualTo(0.2);
+        assertThat(cosine.runDefinition()).containsEntry("weight-decay-end", "0.2");
+    }
+
+    @Test
+    void badValuesNameTheirFlag() {
+        var b = PretrainConfig.builder(DATA, OUT);
+        assertThatThrownBy(() -> b.accumSteps(0).build()).hasMessageContaining("--accum-steps");
+        assertThatThrownBy(() -> PretrainConfig.builder(DATA, OUT).betas(0.9, 1.0).build()).hasMessageContaining("--betas");
+        assertThatThrownBy(() -> PretrainConfig.builder(DATA, OUT).dropPath(1.0).build()).hasMessageContaining("--drop-path");
+        assertThatThrownBy(() -> PretrainConfig.builder(DATA, OUT).layerScale(-1.0).build()).hasMessageContaining("--layer-scale");
+        assertThatThrownBy(() -> PretrainConfig.builder(DATA, OUT).precision(Precision.FP16).build()).hasMessageContaining("bf16");
+        assertThatThrownBy(() -> PretrainConfig.builder(DATA, OUT).maxConsecutiveNonFinite(0).build()).hasMessageContaining("--max-non-finite");
+        assertThatThrownBy(() -> PretrainConfig.builder(DATA, OUT).weightDecayEnd(-0.1).build()).hasMessageContaining("--weight-decay-end");
+        assertThatThrownBy(() -> PretrainConfig.builder(DATA, OUT).baseLr(1e-4).minLr(1e-5).batchSize(8).build())
+                .as("base lr 1e-4 at batch 8 is lr 3.1e-6 < min lr").hasMessageContaining("--min-lr");
+    }
+}

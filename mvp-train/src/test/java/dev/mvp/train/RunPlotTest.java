@@ -1,0 +1,96 @@
+package dev.mvp.train;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import javax.imageio.ImageIO;
+import java.awt.image.BufferedImage;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.within;
+
+class RunPlotTest {
+
+    /** A run folder whose loss falls linearly from {@code start} to {@code end} over 100 steps, lr constant. */
+    private static Path run(Path dir, double start, double end, int skippedStep) throws Exception {
+        Files.createDirectories(dir);
+        StringBuilder sb = new StringBuilder();
+        for (int s = 1; s <= 100; s++) {
+            String loss = s == skippedStep ? "\"NaN\"" : Double.toString(start + (end - start) * (s - 1) / 99);
+            sb.append("{\"step\":").append(s).append(",\"loss\":").append(loss).append(",\"lr\":0.001,\"skipped\":")
+                    .append(s == skippedStep).append("}\n");
+        }
+        sb.append("{\"step\":101,\"loss\":-0.5,\"l"); // a line cut short by a kill
+        Files.writeString(dir.resolve("metrics.jsonl"), sb);
+        return dir;
+    }
+
+    private static int countColour(BufferedImage img, int rgb, int y0, int y1) {
+        int n = 0;
+        for (int y = y0; y < y1; y++) for (int x = 0; x < img.getWidth(); x++) if ((img.getRGB(x, y) & 0xffffff) == rgb) n++;
+        return n;
+    }
+
+    @Test
+    void drawsOneCurvePerRunAndPanel(@TempDir Path tmp) throws Exception {
+        Path a = run(tmp.resolve("a"), 0, -1, -1), b = run(tmp.resolve("b"), -0.2, -0.6, 50);
+        Path png = tmp.resolve("out/plot.png");
+        List<RunPlot.RunMetrics> runs = RunPlot.write(List.of(a, b), List.of("loss", "lr"), png, 800, 628, 0);
+        assertThat(runs).extracting(RunPlot.RunMetrics::name).containsExactly("a", "b");
+        assertThat(runs.get(0).steps()).hasSize(100).endsWith(100L);
+        assertThat(runs.get(1).values("loss")[49]).isNaN();
+        assertThat(runs.get(1).values("lr")[49]).as("a skipped step keeps its lr").isEqualTo(0.001);
+
+        BufferedImage img = ImageIO.read(png.toFile());
+        assertThat(img.getWidth()).isEqualTo(800);
+        assertThat(img.getHeight()).isEqualTo(628);
+        int blue = 0x1f77b4, orange = 0xff7f0e;
+        int panel = (628 - 28) / 2;
+        // the loss panel holds both runs' lines, the lr panel too (orange drawn over blue where they coincide)
+        assertThat(countColour(img, blue, 28, 28 + panel)).isGreaterThan(300);
+        assertThat(countColour(img, orange, 28, 28 + panel)).isGreaterThan(300);
+        assertThat(countColour(img, orange, 28 + panel, 628)).isGreaterThan(300);
+        // run a's loss spans the whole panel height, run b's only its middle: a's line reaches further down
+        assertThat(lowestRow(img, blue, 28, 28 + panel)).isGreaterThan(lowestRow(img, orange, 28, 28 + panel) + 50);
+    }
+
+    private static int lowestRow(BufferedImage img, int rgb, int y0, int y1) {
+        for (int y = y1 - 1; y >= y0; y--) for (int x = 0; x < img.getWidth(); x++) if ((img.getRGB(x, y) & 0xffffff) == rgb) return y;
+        return -1;
+    }
+
+    @Test
+    void badInputIsOneLineNamingIt(@TempDir Path tmp) throws Exception {
+        Path a = run(tmp.resolve("a"), 0, -1, -1);
+        assertThatThrownBy(() -> RunPlot.write(List.of(a), List.of("loss", "accuracy"), tmp.resolve("x.png"), 800, 600, 0))
+                .hasMessageContaining("'accuracy'").hasMessageContaining("loss, lr");
+        Path empty = Files.createDirectories(tmp.resolve("empty"));
+        assertThatThrownBy(() -> RunPlot.read(empty, "empty")).hasMessageContaining(empty.toString())
+                .hasMessageContaining("metrics.jsonl");
+        Files.writeString(empty.resolve("metrics.jsonl"), "");
+        assertThatThrownBy(() -> RunPlot.read(empty, "empty")).hasMessageContaining("no steps");
+    }
+
+    @Test
+    void smoothingIsTensorBoardsDebiasedMovingAverage() {
+        double[] s = RunPlot.smooth(new double[] {1, 2, Double.NaN, 4}, 0.5);
+        assertThat(s[0]).isEqualTo(1.0);
+        assertThat(s[1]).isCloseTo((0.25 * 1 + 0.5 * 2) / (1 - 0.25), within(1e-12));
+        assertThat(s[2]).isNaN();
+        assertThat(s[3]).isCloseTo((0.125 * 1 + 0.25 * 2 + 0.5 * 4) / (1 - 0.125), within(1e-12));
+    }
+
+    @Test
+    void ticksAreRoundNumbers() {
+        assertThat(RunPlot.ticks(0, 1.5e-3, 6)).containsExactly(new double[] {0, 2e-4, 4e-4, 6e-4, 8e-4, 1e-3, 1.2e-3, 1.4e-3},
+                within(1e-18));
+        assertThat(RunPlot.ticks(3, 97, 8)).containsExactly(10, 20, 30, 40, 50, 60, 70, 80, 90);
+        assertThat(RunPlot.ticks(-1.05, -0.45, 6)).containsExactly(new double[] {-1.0, -0.9, -0.8, -0.7, -0.6, -0.5},
+                within(1e-12));
+        assertThat(RunPlot.names(List.of(Path.of("x/run"), Path.of("y/run")))).containsExactly("x/run", "y/run");
+    }
+}
