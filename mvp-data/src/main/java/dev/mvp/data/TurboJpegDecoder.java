@@ -22,8 +22,8 @@ import java.util.Optional;
  * ({@link JpegColor}). A JPEG whose data ends early is an error ("truncated"), as in PIL; other libjpeg warnings are
  * ignored, as PIL ignores them. EXIF orientation is applied unless turned off, as in {@link ImageIoDecoder}.
  *
- * <p>Measured on imagenet-sample (docs/DATA.md): about twice as fast as {@link ImageIoDecoder}. The library is a
- * system package, not a Maven artifact: {@link #available()} says whether it could be loaded, and
+ * <p>Measured on imagenet-sample (docs/DATA.md): three times the images per CPU-second of {@link ImageIoDecoder}.
+ * The library is a system package, not a Maven artifact: {@link #available()} says whether it could be loaded, and
  * {@link ImageDecoders#fastest()} falls back to {@link ImageIoDecoder} without it.
  *
  * <p>Thread-safe: each call makes its own TurboJPEG handle and frees it before returning. The file's bytes and the
