@@ -138,6 +138,51 @@ public final class BackboneFiles {
         }
     }
 
+    /** A model set up for fine-tuning, and what its weights left out (see {@link #loadForFinetuning}). */
+    public record ForFinetuning(VisionTransformer model, Path weightFile, VitConfig config, VitCheckpoints.LoadReport report) {}
+
+    /**
+     * A classifier initialised from {@code source} the way BEiT's {@code run_class_finetuning.py} does it: the
+     * inferred architecture with {@code numClasses} outputs (a new head, BEiT's init), mean pooling with
+     * {@code fc_norm} or CLS pooling, stochastic depth {@code dropPath}, a shared relative position table expanded
+     * into one per block, position parameters resampled to {@code imageSize} (BEiT's plain bicubic), the file's own
+     * {@code head.*} dropped, and a non-strict load: parameters the file lacks ({@code fc_norm}, say) keep their
+     * initial values and weights the model lacks (the pre-training {@code norm} under mean pooling) are ignored;
+     * both are listed in the report. Call outside any PointerScope, after seeding libtorch (the head is random).
+     */
+    public static ForFinetuning loadForFinetuning(Path source, int heads, int imageSize, int numClasses,
+                                                  boolean meanPooling, double dropPath) {
+        Torch.init();
+        if (numClasses < 1) throw new IllegalArgumentException("numClasses must be >= 1, got " + numClasses);
+        Path file = weightFile(source);
+        int presetHeads = Files.isDirectory(source) ? runHeads(source) : 0;
+        try (Weights w = Weights.open(file)) {
+            String prefix = prefixOf(w);
+            VitConfig inferred = infer(w, prefix, heads > 0 ? heads : presetHeads);
+            VitConfig config = inferred.withNumClasses(numClasses).withPooling(meanPooling ? Pooling.MEAN : Pooling.CLS)
+                    .withDropPath(dropPath);
+            if (config.relativePosition() == RelativePosition.SHARED) config = config.withRelativePosition(RelativePosition.PER_BLOCK);
+            if (imageSize > 0) config = config.withImageSize(imageSize);
+            VisionTransformer vit = VisionTransformer.create(config);
+            VitCheckpoints.LoadReport report;
+            try (PointerScope scope = new PointerScope()) {
+                Map<String, Tensor> weights = new LinkedHashMap<>();
+                for (String name : w.names()) {
+                    if (!name.startsWith(prefix)) continue;
+                    String n = name.substring(prefix.length());
+                    if (n.startsWith("head.") || n.startsWith("lm_head.")) continue;
+                    weights.put(n, w.tensor(name));
+                }
+                report = VitCheckpoints.copyInto(vit, weights, file + (prefix.isEmpty() ? "" : " (" + prefix + "*)"),
+                        PositionResampling.Style.BEIT, false);
+            } catch (RuntimeException e) {
+                vit.close();
+                throw e;
+            }
+            return new ForFinetuning(vit, file, config, report);
+        }
+    }
+
     /** The configuration {@link #load} would use for {@code source} with all blocks and its own image size. */
     public static VitConfig inferConfig(Path source, int heads) {
         Path file = weightFile(source);

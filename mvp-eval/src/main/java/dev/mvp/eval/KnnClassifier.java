@@ -137,8 +137,11 @@ public final class KnnClassifier {
         return x.div(norm);
     }
 
-    /** Class indices of {@code v[offset .. offset + n)} by value, descending; equal values by index, ascending. */
-    static int[] rank(float[] v, int offset, int n) {
+    /**
+     * Class indices of {@code v[offset .. offset + n)} by value, descending; equal values by index, ascending (the
+     * order of a stable descending sort). Used for every top-k accuracy in this module.
+     */
+    public static int[] rank(float[] v, int offset, int n) {
         Integer[] order = new Integer[n];
         for (int i = 0; i < n; i++) order[i] = i;
         Arrays.sort(order, (a, c) -> {

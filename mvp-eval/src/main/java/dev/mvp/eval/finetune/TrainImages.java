@@ -1,0 +1,118 @@
+package dev.mvp.eval.finetune;
+
+import dev.mvp.data.DataException;
+import dev.mvp.data.DecodeException;
+import dev.mvp.data.ImageDataset;
+import dev.mvp.data.ImageDecoder;
+import dev.mvp.data.ImageIoDecoder;
+import dev.mvp.data.Resampler;
+
+import java.util.ArrayDeque;
+import java.util.SplittableRandom;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+
+/**
+ * Augmented training batches for fine-tuning: each epoch visits the dataset in a random order (drawn from
+ * (seed, epoch)); batch b holds positions {@code [b B, (b + 1) B)}; the last incomplete batch is dropped (BEiT:
+ * {@code drop_last=True}). Each sample is augmented by a {@link TrainTransform} with a generator seeded by (seed,
+ * epoch, position), so batches do not depend on the number of workers. Worker threads assemble whole batches ahead.
+ * A file that fails to decode is a {@link DataException} naming it. Not thread-safe: one consumer.
+ */
+public final class TrainImages implements AutoCloseable {
+
+    /** One batch: planar float32 pixels {@code [B, 3, S, S]} and the labels. */
+    public record Batch(int epoch, int step, float[] pixels, int[] labels) {}
+
+    private final ImageDataset dataset;
+    private final TrainTransform transform;
+    private final int batchSize;
+    private final long seed;
+    private final ImageDecoder decoder = new ImageIoDecoder();
+    private final ExecutorService pool;
+    private final ThreadLocal<Resampler> resamplers = ThreadLocal.withInitial(Resampler::new);
+    private final ArrayDeque<Future<Batch>> inFlight = new ArrayDeque<>();
+    private final int ahead;
+    private final int stepsPerEpoch;
+    private long nextBatch;
+
+    public TrainImages(ImageDataset dataset, TrainTransform transform, int batchSize, long seed, int workers) {
+        if (batchSize < 1 || workers < 1) throw new IllegalArgumentException("batch size and workers must be >= 1");
+        if (dataset.size() < batchSize) {
+            throw new DataException(dataset.describe() + " has fewer images than one batch of " + batchSize);
+        }
+        this.dataset = dataset;
+        this.transform = transform;
+        this.batchSize = batchSize;
+        this.seed = seed;
+        this.stepsPerEpoch = dataset.size() / batchSize;
+        this.ahead = 2 * workers;
+        this.pool = Executors.newFixedThreadPool(workers, r -> Thread.ofPlatform().daemon().name("mvp-finetune-data").unstarted(r));
+    }
+
+    public int stepsPerEpoch() {
+        return stepsPerEpoch;
+    }
+
+    /** The next batch (epochs follow one another without end). */
+    public Batch next() {
+        while (inFlight.size() < ahead) {
+            long b = nextBatch++;
+            inFlight.add(pool.submit(() -> load((int) (b / stepsPerEpoch), (int) (b % stepsPerEpoch))));
+        }
+        try {
+            return inFlight.poll().get();
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof RuntimeException r) throw r;
+            throw new DataException("data worker failed: " + e.getCause(), e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new DataException("interrupted while loading images", e);
+        }
+    }
+
+    private Batch load(int epoch, int step) {
+        int[] order = order(epoch);
+        int s = transform.size(), per = 3 * s * s;
+        float[] pixels = new float[batchSize * per];
+        int[] labels = new int[batchSize];
+        for (int i = 0; i < batchSize; i++) {
+            int position = step * batchSize + i, index = order[position];
+            labels[i] = dataset.label(index);
+            SplittableRandom rng = new SplittableRandom(mix(seed, epoch, position));
+            try {
+                transform.apply(decoder.decode(dataset.path(index)), rng, resamplers.get(), pixels, i * per);
+            } catch (DecodeException e) {
+                throw new DataException("cannot decode image " + e.getMessage(), e);
+            }
+        }
+        return new Batch(epoch, step, pixels, labels);
+    }
+
+    private int[] order(int epoch) {
+        int n = dataset.size();
+        int[] p = new int[n];
+        for (int i = 0; i < n; i++) p[i] = i;
+        SplittableRandom rng = new SplittableRandom(mix(seed, epoch, -1));
+        for (int i = n - 1; i > 0; i--) {
+            int j = rng.nextInt(i + 1);
+            int t = p[i];
+            p[i] = p[j];
+            p[j] = t;
+        }
+        return p;
+    }
+
+    static long mix(long seed, long a, long b) {
+        long h = seed * 0x9E3779B97F4A7C15L + a;
+        h = (h ^ (h >>> 31)) * 0xBF58476D1CE4E5B9L + b;
+        return h ^ (h >>> 29);
+    }
+
+    @Override public void close() {
+        for (Future<Batch> f : inFlight) f.cancel(true);
+        pool.shutdownNow();
+    }
+}
