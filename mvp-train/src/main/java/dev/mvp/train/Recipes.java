@@ -106,7 +106,18 @@ public final class Recipes {
     /** The student: timm's plain ViT of {@code config.model()}, or BEiT's pre-training variant of it. */
     static VitConfig studentConfig(PretrainConfig config, BackbonePart backbone) {
         VitConfig vit = VitConfig.preset(config.model(), config.patchSize()).withImageSize(config.imageSize());
-        return backbone == BackbonePart.BEIT ? vit.beitPretraining() : vit;
+        return student(backbone == BackbonePart.BEIT ? vit.beitPretraining() : vit, config);
+    }
+
+    /**
+     * A student configuration with the run's stochastic depth and layer scale where the configuration sets them
+     * ({@code null} keeps the preset's values).
+     */
+    public static VitConfig student(VitConfig preset, PretrainConfig config) {
+        VitConfig c = preset;
+        if (config.dropPath() != null) c = c.withDropPath(config.dropPath());
+        if (config.layerScale() != null) c = c.withLayerScale(config.layerScale());
+        return c;
     }
 
     private static Tokenizer tokenizer(PretrainConfig config, RecipeSpec spec, int grid) {
