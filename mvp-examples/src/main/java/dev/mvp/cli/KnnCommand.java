@@ -60,6 +60,8 @@ final class KnnCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         if (!(temperature > 0)) throw new Main.UsageException("--temperature must be > 0, got " + temperature);
         for (int k : ks) if (k < 1) throw new Main.UsageException("--k must be >= 1, got " + k);
+        features.validate();
+        features.spec();
         Path dir = outDir != null ? outDir : Path.of(System.getProperty("mvp.home", "."), "runs",
                 "knn-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
         ImageDataset trainSet = FeatureOptions.dataset(train, trainPerClass, "--train");

@@ -78,6 +78,8 @@ final class LinprobeCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new Main.UsageException(e.getMessage());
         }
+        features.validate();
+        features.spec();
         Path dir = outDir != null ? outDir : Path.of(System.getProperty("mvp.home", "."), "runs",
                 "linprobe-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
         ImageDataset trainSet = FeatureOptions.dataset(train, trainPerClass, "--train");

@@ -13,7 +13,7 @@ import java.io.PrintWriter;
 @Command(name = "mvp", mixinStandardHelpOptions = true, version = "mvp 0.1.0",
         description = "Masked image modeling guided by multimodal teachers (MVP, Wei et al. 2022) on libtorch.",
         subcommands = {PretrainCommand.class, PlotCommand.class, ExportCommand.class, MasksCommand.class, KnnCommand.class,
-                LinprobeCommand.class, AttentionCommand.class, FinetuneCommand.class, InspectCommand.class,
+                LinprobeCommand.class, AttentionCommand.class, FinetuneCommand.class, SegmentCommand.class, InspectCommand.class,
                 TargetsCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 

@@ -1,0 +1,31 @@
+package dev.mvp.eval.segment;
+
+/**
+ * Training settings of the light segmentation head (and, optionally, the backbone).
+ *
+ * @param iterations       optimisation steps
+ * @param batchSize        crops per step
+ * @param lr               peak learning rate (AdamW 0.9/0.999)
+ * @param warmupIters      linear warm-up from 0
+ * @param weightDecay      AdamW weight decay (not on biases and norms)
+ * @param trainBackbone    fine-tune the backbone too, with layer-wise decay; otherwise it stays frozen
+ * @param layerDecay       layer-wise lr decay of the backbone when trained
+ * @param minScale         smallest random rescale ratio (mmseg ADE20K: 0.5)
+ * @param maxScale         largest random rescale ratio (2.0)
+ * @param seed             seed of data order, crops, flips and the head's init
+ */
+public record SegConfig(int iterations, int batchSize, double lr, int warmupIters, double weightDecay, boolean trainBackbone,
+                        double layerDecay, double minScale, double maxScale, long seed) {
+    public SegConfig {
+        if (iterations < 1 || batchSize < 1) throw new IllegalArgumentException("iterations and batch size must be >= 1");
+        if (!(lr > 0) || warmupIters < 0 || weightDecay < 0) throw new IllegalArgumentException("bad lr, warm-up or weight decay");
+        if (!(layerDecay > 0 && layerDecay <= 1)) throw new IllegalArgumentException("layer decay must be in (0, 1]");
+        if (!(minScale > 0 && minScale <= maxScale)) throw new IllegalArgumentException("scale range must satisfy 0 < min <= max");
+    }
+
+    /** Linear warm-up, then mmseg's poly schedule with power 1 down to 0: {@code lr (1 - i / n)}. */
+    public double lrAt(int iter) {
+        if (iter < warmupIters) return lr * (iter + 1) / warmupIters;
+        return lr * (1 - (double) iter / iterations);
+    }
+}

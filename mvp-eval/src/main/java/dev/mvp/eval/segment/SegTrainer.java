@@ -1,0 +1,216 @@
+package dev.mvp.eval.segment;
+
+import dev.mvp.api.ImageNormalization;
+import dev.mvp.api.Interpolation;
+import dev.mvp.api.Tensors;
+import dev.mvp.api.Torch;
+import dev.mvp.data.CropBox;
+import dev.mvp.data.DataException;
+import dev.mvp.data.DecodeException;
+import dev.mvp.data.ImageIoDecoder;
+import dev.mvp.data.Resampler;
+import dev.mvp.data.RgbImage;
+import dev.mvp.eval.Progress;
+import dev.mvp.eval.SegmentationMetrics;
+import dev.mvp.eval.finetune.LayerDecay;
+import dev.mvp.eval.optim.AdamW;
+import dev.mvp.eval.optim.Param;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.NoGradGuard;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorOptional;
+import org.bytedeco.pytorch.global.torch;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+
+/**
+ * Trains a {@link LinearSegmenter} and evaluates it with mmseg's mean IoU.
+ *
+ * <p>Training crops follow mmseg's ADE20K pipeline in part: a random keep-ratio rescale by
+ * {@code min(4S r / long, S r / short)} with r uniform in [minScale, maxScale], a random {@code S x S} crop (padded
+ * with 0 / the ignore label where the image is smaller), a horizontal flip with probability 0.5, ImageNet
+ * normalisation. Left out: the crop's {@code cat_max_ratio=0.75} retry and PhotoMetricDistortion. Label maps are
+ * resized by nearest neighbour. Loss: per-pixel cross-entropy with ignore index 255, averaged over valid pixels.
+ */
+public final class SegTrainer {
+    private SegTrainer() {}
+
+    /** Receives progress. */
+    public interface Listener {
+        Listener NONE = (iter, total, loss, lr) -> {};
+
+        void iteration(int iter, int total, double loss, double lr);
+    }
+
+    /** Trains in place; returns the mean loss of the last 10% of iterations. Call outside any PointerScope. */
+    public static double train(LinearSegmenter model, SegmentationData data, SegConfig config, int workers, Listener listener) {
+        Torch.init();
+        int s = model.backbone().imageSize(), depth = model.backbone().config().depth();
+        List<Param> params = new ArrayList<>(model.headParams(config.weightDecay()));
+        List<Param> backboneParams = List.of();
+        if (config.trainBackbone()) {
+            backboneParams = LayerDecay.params(model.backbone(), depth, config.layerDecay(), config.weightDecay());
+            params.addAll(backboneParams);
+        } else {
+            var named = model.backbone().named_parameters(true);
+            for (long i = 0; i < named.size(); i++) named.get(i).value().set_requires_grad(false);
+        }
+        AdamW optimizer = new AdamW(params);
+        ExecutorService pool = Executors.newFixedThreadPool(Math.max(1, workers),
+                r -> Thread.ofPlatform().daemon().name("mvp-segment-data").unstarted(r));
+        double tail = 0;
+        int tailCount = 0;
+        try {
+            List<Future<float[][]>> ahead = new ArrayList<>();
+            for (int i = 0; i < Math.min(config.iterations(), 2 * Math.max(1, workers)); i++) {
+                int it = i;
+                ahead.add(pool.submit(() -> batch(data, config, s, it)));
+            }
+            int nextSubmit = ahead.size();
+            for (int iter = 0; iter < config.iterations(); iter++) {
+                float[][] b = get(ahead.remove(0));
+                if (nextSubmit < config.iterations()) {
+                    int it = nextSubmit++;
+                    ahead.add(pool.submit(() -> batch(data, config, s, it)));
+                }
+                double lr = config.lrAt(iter), loss;
+                model.backbone().train(config.trainBackbone());
+                try (PointerScope scope = new PointerScope()) {
+                    Tensor x = Tensors.ofFloats(b[0], config.batchSize(), 3, s, s);
+                    long[] y = new long[b[1].length];
+                    boolean any = false;
+                    for (int i = 0; i < y.length; i++) {
+                        y[i] = (long) b[1][i];
+                        any |= y[i] != SegmentationData.IGNORE;
+                    }
+                    if (!any) continue;                      // nothing to learn from: mean over no pixels is NaN
+                    Tensor labels = Tensors.ofLongs(y, config.batchSize(), s, s);
+                    optimizer.zeroGrad();
+                    Tensor l = torch.cross_entropy_loss(model.forward(x), labels, new TensorOptional(), 1,
+                            SegmentationData.IGNORE, 0.0);
+                    l.backward();
+                    loss = l.item_double();
+                    if (!Double.isFinite(loss)) throw new IllegalStateException("the loss is " + loss + " at iteration " + iter + ": lower --lr");
+                    optimizer.step(lr);
+                }
+                if (iter >= config.iterations() - Math.max(1, config.iterations() / 10)) {
+                    tail += loss;
+                    tailCount++;
+                }
+                listener.iteration(iter + 1, config.iterations(), loss, lr);
+            }
+        } finally {
+            pool.shutdownNow();
+            optimizer.close();
+            for (Param p : backboneParams) p.tensor().close();
+        }
+        return tailCount == 0 ? Double.NaN : tail / tailCount;
+    }
+
+    private static float[][] get(Future<float[][]> f) {
+        try {
+            return f.get();
+        } catch (java.util.concurrent.ExecutionException e) {
+            if (e.getCause() instanceof RuntimeException r) throw r;
+            throw new DataException("segmentation data worker failed: " + e.getCause(), e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new DataException("interrupted", e);
+        }
+    }
+
+    /** Batch {@code iter}: {pixels [B*3*S*S], labels [B*S*S] as floats}; samples drawn with replacement per (seed, iter). */
+    static float[][] batch(SegmentationData data, SegConfig config, int s, int iter) {
+        int b = config.batchSize();
+        float[] px = new float[b * 3 * s * s], lb = new float[b * s * s];
+        Resampler resampler = new Resampler();
+        ImageIoDecoder decoder = new ImageIoDecoder();
+        for (int i = 0; i < b; i++) {
+            SplittableRandom rng = new SplittableRandom(config.seed() * 1_000_003L + (long) iter * b + i);
+            int index = rng.nextInt(data.size());
+            RgbImage image;
+            try {
+                image = decoder.decode(data.image(index));
+            } catch (DecodeException e) {
+                throw new DataException("cannot decode image " + e.getMessage(), e);
+            }
+            LabelMap label = data.label(index);
+            if (label.width() != image.width() || label.height() != image.height()) {
+                throw new DataException("label map " + data.labelFile(index) + " is " + label.width() + "x" + label.height()
+                        + " but its image is " + image.width() + "x" + image.height());
+            }
+            crop(image, label, s, config, rng, resampler, px, i * 3 * s * s, lb, i * s * s);
+        }
+        return new float[][] {px, lb};
+    }
+
+    static void crop(RgbImage image, LabelMap label, int s, SegConfig config, SplittableRandom rng, Resampler resampler,
+                     float[] px, int pxOffset, float[] lb, int lbOffset) {
+        double r = config.minScale() + rng.nextDouble() * (config.maxScale() - config.minScale());
+        int w = image.width(), h = image.height();
+        double scale = Math.min(4.0 * s * r / Math.max(w, h), s * r / Math.min(w, h));
+        int nw = Math.max(1, (int) (w * scale + 0.5)), nh = Math.max(1, (int) (h * scale + 0.5));
+        RgbImage resized = nw == w && nh == h ? image : resampler.resize(image, CropBox.whole(w, h), nw, nh, Interpolation.BILINEAR);
+        LabelMap lres = nw == w && nh == h ? label : label.resizeNearest(nw, nh);
+        int top = nh > s ? rng.nextInt(nh - s + 1) : 0, left = nw > s ? rng.nextInt(nw - s + 1) : 0;
+        int ch = Math.min(s, nh), cw = Math.min(s, nw);
+        boolean flip = rng.nextDouble() < 0.5;
+        // mmseg's order: RandomCrop, RandomFlip (of the crop), Normalize, Pad (bottom/right: 0 / ignore)
+        ImageNormalization.MeanStd n = ImageNormalization.IMAGENET;
+        int plane = s * s;
+        byte[] src = resized.pixels();
+        int[] lsrc = lres.labels();
+        for (int y = 0; y < s; y++) {
+            for (int x = 0; x < s; x++) {
+                int d = y * s + x;
+                if (y >= ch || x >= cw) {
+                    for (int c = 0; c < 3; c++) px[pxOffset + c * plane + d] = 0f;
+                    lb[lbOffset + d] = SegmentationData.IGNORE;
+                    continue;
+                }
+                int sy = top + y, sx = left + (flip ? cw - 1 - x : x);
+                for (int c = 0; c < 3; c++) {
+                    px[pxOffset + c * plane + d] = ((src[3 * (sy * nw + sx) + c] & 0xFF) / 255f - n.mean()[c]) / n.std()[c];
+                }
+                lb[lbOffset + d] = lsrc[sy * nw + sx];
+            }
+        }
+    }
+
+    /**
+     * Evaluates {@code model} on every pair of {@code data} with mmseg's metric at the label maps' resolution.
+     */
+    public static SegmentationMetrics evaluate(LinearSegmenter model, SegmentationData data, SegInference.Mode mode,
+                                               int stride, int batch, Progress progress) {
+        model.eval();
+        int s = model.backbone().imageSize();
+        SegmentationMetrics metrics = new SegmentationMetrics(data.numClasses(), SegmentationData.IGNORE);
+        Resampler resampler = new Resampler();
+        ImageIoDecoder decoder = new ImageIoDecoder();
+        for (int i = 0; i < data.size(); i++) {
+            RgbImage image;
+            try {
+                image = decoder.decode(data.image(i));
+            } catch (DecodeException e) {
+                throw new DataException("cannot decode image " + e.getMessage(), e);
+            }
+            LabelMap label = data.label(i);
+            if (label.width() != image.width() || label.height() != image.height()) {
+                throw new DataException("label map " + data.labelFile(i) + " is " + label.width() + "x" + label.height()
+                        + " but its image is " + image.width() + "x" + image.height());
+            }
+            int[] pred;
+            try (NoGradGuard noGrad = new NoGradGuard()) {
+                pred = SegInference.predict(model::forward, image, s, mode, stride, batch, ImageNormalization.IMAGENET, resampler);
+            }
+            metrics.add(pred, label.labels());
+            progress.update("evaluation", i + 1, data.size());
+        }
+        return metrics;
+    }
+}

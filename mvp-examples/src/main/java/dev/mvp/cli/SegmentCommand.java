@@ -1,0 +1,198 @@
+package dev.mvp.cli;
+
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.mvp.api.Torch;
+import dev.mvp.eval.BackboneFiles;
+import dev.mvp.eval.Results;
+import dev.mvp.eval.SegmentationMetrics;
+import dev.mvp.eval.segment.LinearSegmenter;
+import dev.mvp.eval.segment.SegConfig;
+import dev.mvp.eval.segment.SegInference;
+import dev.mvp.eval.segment.SegTrainer;
+import dev.mvp.eval.segment.SegmentationData;
+import dev.mvp.models.io.StateDict;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.global.torch;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.LocalDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+/** {@code mvp segment}: semantic segmentation on ADE20K-format data with a light linear head, scored by mmseg's mIoU. */
+@Command(name = "segment", mixinStandardHelpOptions = true, showDefaultValues = true, sortOptions = false,
+        description = {
+                "Semantic segmentation: a light head (LayerNorm + linear per patch, bilinear upsampling) on a ViT backbone,",
+                "trained on ADE20K-format data (images/<split>/*.jpg, annotations/<split>/*.png; label 0 ignored, 150 classes)",
+                "and scored with mmsegmentation's mean IoU (sliding-window or whole-image inference). The paper's",
+                "UperNet head is not implemented. Writes results.json (mIoU, mAcc, aAcc, per-class IoU) and head weights."})
+final class SegmentCommand implements Callable<Integer> {
+
+    @Option(names = "--backbone", paramLabel = "FILE|DIR", required = true,
+            description = "Backbone weights in timm's or BEiT's layout (safetensors or .pth), or a pretrain run/checkpoint folder.")
+    Path backbone;
+
+    @Option(names = "--data", paramLabel = "DIR", required = true, description = "Dataset root in ADE20K's format (ADEChallengeData2016).")
+    Path data;
+
+    @Option(names = "--train-split", paramLabel = "NAME", defaultValue = "training", description = "Training split folder.")
+    String trainSplit;
+
+    @Option(names = "--val-split", paramLabel = "NAME", defaultValue = "validation", description = "Evaluation split folder.")
+    String valSplit;
+
+    @Option(names = "--num-classes", paramLabel = "N", defaultValue = "150", description = "Classes (after label reduction).")
+    int numClasses;
+
+    @Option(names = "--no-reduce-zero-label", description = "Labels are already 0-based (255 ignored); by default 0 is ignored and the rest shift down.")
+    boolean noReduce;
+
+    @Option(names = "--max-train", paramLabel = "N", defaultValue = "0", description = "Use only the first N training pairs (0: all).")
+    int maxTrain;
+
+    @Option(names = "--max-val", paramLabel = "N", defaultValue = "0", description = "Evaluate only the first N pairs (0: all).")
+    int maxVal;
+
+    @Option(names = "--iters", paramLabel = "N", defaultValue = "1000", description = "Training iterations (BEiT/MVP UperNet: 160000).")
+    int iters;
+
+    @Option(names = "--batch-size", paramLabel = "N", defaultValue = "8", description = "Crops per iteration (BEiT/MVP: 16).")
+    int batchSize;
+
+    @Option(names = "--lr", paramLabel = "LR", defaultValue = "0.001", description = "Peak AdamW learning rate (warm-up, then poly decay to 0).")
+    double lr;
+
+    @Option(names = "--warmup-iters", paramLabel = "N", defaultValue = "50", description = "Linear warm-up iterations.")
+    int warmupIters;
+
+    @Option(names = "--weight-decay", paramLabel = "WD", defaultValue = "0.01", description = "AdamW weight decay.")
+    double weightDecay;
+
+    @Option(names = "--train-backbone", description = "Fine-tune the backbone too (layer-wise lr decay); default: frozen.")
+    boolean trainBackbone;
+
+    @Option(names = "--layer-decay", paramLabel = "D", defaultValue = "0.65", description = "Backbone layer-wise lr decay with --train-backbone.")
+    double layerDecay;
+
+    @Option(names = "--mode", paramLabel = "slide|whole", defaultValue = "slide", description = "Inference: sliding windows or one squeezed pass.")
+    String mode;
+
+    @Option(names = "--stride", paramLabel = "N", defaultValue = "0", description = "Window stride (0: 2/3 of the crop, mmseg's 341 at 512).")
+    int stride;
+
+    @Option(names = "--img-size", paramLabel = "N", defaultValue = "0", description = "Crop size (0: the backbone's own; BEiT/MVP: 512).")
+    int imageSize;
+
+    @Option(names = "--heads", paramLabel = "N", defaultValue = "0", description = "Attention heads (0: inferred).")
+    int heads;
+
+    @Option(names = "--seed", paramLabel = "N", defaultValue = "0", description = "Seed of the head init, crops and flips.")
+    long seed;
+
+    @Option(names = "--threads", paramLabel = "N", defaultValue = "0", description = "libtorch/OpenBLAS threads (0: all cores).")
+    int threads;
+
+    @Option(names = "--workers", paramLabel = "N", defaultValue = "0", description = "Data threads (0: all cores).")
+    int workers;
+
+    @Option(names = "--out", paramLabel = "DIR", description = "Output folder (default: runs/segment-<time>).")
+    Path outDir;
+
+    @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+    @Override public Integer call() throws java.io.IOException {
+        PrintWriter out = spec.commandLine().getOut();
+        SegInference.Mode inference;
+        SegConfig config;
+        try {
+            inference = SegInference.Mode.parse(mode);
+            config = new SegConfig(iters, batchSize, lr, warmupIters, weightDecay, trainBackbone, layerDecay, 0.5, 2.0, seed);
+        } catch (IllegalArgumentException e) {
+            throw new Main.UsageException(e.getMessage());
+        }
+        if (numClasses < 1 || threads < 0 || workers < 0 || heads < 0 || imageSize < 0 || stride < 0 || maxTrain < 0 || maxVal < 0) {
+            throw new Main.UsageException("--num-classes must be >= 1 and the counts >= 0");
+        }
+        if (!Files.exists(backbone)) throw new Main.UsageException("--backbone " + backbone + ": no such file or folder");
+        Path dir = outDir != null ? outDir : Path.of(System.getProperty("mvp.home", "."), "runs",
+                "segment-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
+        SegmentationData train = SegmentationData.open(data, trainSplit, numClasses, !noReduce).first(maxTrain);
+        SegmentationData val = SegmentationData.open(data, valSplit, numClasses, !noReduce).first(maxVal);
+        int cores = Runtime.getRuntime().availableProcessors();
+        Torch.setThreads(threads > 0 ? threads : cores);
+        torch.manual_seed(seed);
+        BackboneFiles.Loaded loaded = BackboneFiles.load(backbone, new BackboneFiles.Options(heads, imageSize, 0));
+        long t0 = System.nanoTime();
+        try (LinearSegmenter model = new LinearSegmenter(loaded.model(), numClasses)) {
+            int s = model.backbone().imageSize();
+            int windowStride = stride > 0 ? stride : Math.max(1, (int) Math.round(s * 2.0 / 3.0));
+            out.println("mvp segment: " + model.backbone().description() + " from " + loaded.weightFile() + " ("
+                    + (trainBackbone ? "fine-tuned, layer decay " + layerDecay : "frozen") + "), linear head, " + numClasses + " classes");
+            out.println("mvp segment: train " + train.describe());
+            out.println("mvp segment: val   " + val.describe());
+            int every = Math.max(1, iters / 20);
+            double tailLoss = SegTrainer.train(model, train, config, workers > 0 ? workers : cores, (it, total, loss, stepLr) -> {
+                if (it == 1 || it % every == 0 || it == total) {
+                    out.printf("  iter %d/%d loss %.4f lr %.3g%n", it, total, loss, stepLr);
+                    out.flush();
+                }
+            });
+            double trainSeconds = (System.nanoTime() - t0) / 1e9;
+            long t1 = System.nanoTime();
+            SegmentationMetrics m = SegTrainer.evaluate(model, val, inference, windowStride, Math.max(1, batchSize),
+                    FeatureOptions.lines(out));
+            double evalSeconds = (System.nanoTime() - t1) / 1e9;
+            out.printf("%nmIoU %.2f%%   mAcc %.2f%%   aAcc %.2f%%   (%d images, %s inference, classes present: %d of %d)%n",
+                    100 * m.meanIoU(), 100 * m.meanAccuracy(), 100 * m.allAccuracy(), val.size(),
+                    inference.name().toLowerCase(java.util.Locale.ROOT), countFinite(m.iou()), numClasses);
+            ObjectNode json = Results.object();
+            json.put("command", "segment");
+            json.put("protocol", "mmsegmentation mean IoU (dataset-level intersection/union, classes absent from prediction "
+                    + "and ground truth skipped); light linear head");
+            json.put("backbone", loaded.weightFile().toString());
+            json.put("model", model.backbone().description());
+            json.put("train", train.describe());
+            json.put("val", val.describe());
+            json.putPOJO("config", config);
+            json.put("inference", inference.name().toLowerCase(java.util.Locale.ROOT));
+            json.put("crop", s);
+            json.put("stride", windowStride);
+            Results.putNumber(json, "mIoU", m.meanIoU());
+            Results.putNumber(json, "mAcc", m.meanAccuracy());
+            Results.putNumber(json, "aAcc", m.allAccuracy());
+            Results.putNumber(json, "final_train_loss", tailLoss);
+            ArrayNode iou = json.putArray("per_class_iou"), acc = json.putArray("per_class_acc");
+            for (double v : m.iou()) {
+                if (Double.isFinite(v)) iou.add(v);
+                else iou.addNull();
+            }
+            for (double v : m.accuracy()) {
+                if (Double.isFinite(v)) acc.add(v);
+                else acc.addNull();
+            }
+            json.put("train_seconds", trainSeconds);
+            json.put("eval_seconds", evalSeconds);
+            Files.createDirectories(dir);
+            try (PointerScope scope = new PointerScope()) {
+                dev.mvp.models.io.SafeTensorsWriter.write(dir.resolve("segmenter.safetensors"), StateDict.of(model),
+                        Map.of("num_classes", Integer.toString(numClasses), "num_heads", Integer.toString(model.backbone().config().heads())));
+            }
+            Results.write(dir.resolve("results.json"), json);
+            out.println("mvp segment: results.json and segmenter.safetensors in " + dir.toAbsolutePath());
+        }
+        return 0;
+    }
+
+    private static int countFinite(double[] v) {
+        int n = 0;
+        for (double x : v) if (Double.isFinite(x)) n++;
+        return n;
+    }
+}
