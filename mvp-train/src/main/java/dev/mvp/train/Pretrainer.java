@@ -162,8 +162,8 @@ public final class Pretrainer {
             while (step < total) {
                 StepMetrics m;
                 boolean epochCompleted = false;
+                long t0 = System.nanoTime();
                 try (PointerScope scope = new PointerScope()) {
-                    long t0 = System.nanoTime();
                     double lr = lrSchedule.at(step);
                     double wd = wdSchedule.at(step);
                     Optimizers.setLearningRate(optimizer, lr);
@@ -231,12 +231,15 @@ public final class Pretrainer {
                                 config.maxConsecutiveNonFinite()));
                     }
                     step++;
-                    long t1 = System.nanoTime();
-                    double seconds = (t1 - t0) / 1e9;
                     m = new StepMetrics(step, stepEpoch, loss, metricSum / accum, metricName, lr, wd, gradNorm,
-                            !finite, skipped, config.effectiveBatchSize() / seconds, waitNanos / 1e9, seconds,
-                            (t1 - startNanos) / 1e9, Memory.residentMiB(), Memory.heapMiB());
+                            !finite, skipped, Double.NaN, waitNanos / 1e9, Double.NaN, Double.NaN, Double.NaN, Double.NaN);
                 }
+                // the step's time includes releasing its tensors (the scope's close)
+                long t1 = System.nanoTime();
+                double seconds = (t1 - t0) / 1e9;
+                m = new StepMetrics(m.step(), m.epoch(), m.loss(), m.metric(), m.metricName(), m.lr(), m.weightDecay(),
+                        m.gradNorm(), m.skipped(), m.skippedSteps(), config.effectiveBatchSize() / seconds, m.dataWaitS(),
+                        seconds, (t1 - startNanos) / 1e9, Memory.residentMiB(), Memory.heapMiB());
                 files.append(m);
                 if (!m.skipped()) stats.add(m.loss());
                 listener.step(m, total);

@@ -16,7 +16,7 @@ package dev.mvp.train;
  * @param skippedSteps    non-finite steps skipped so far in the run
  * @param imagesPerS      images per second of this step, data loading included
  * @param dataWaitS       seconds this step waited for its batches
- * @param stepS           seconds this step took, data wait included
+ * @param stepS           seconds this step took, data wait and the release of its tensors included
  * @param elapsedS        seconds since the run (or its resumption) started
  * @param rssMb           resident memory of the process in MiB (from /proc/self/statm; NaN where unavailable)
  * @param heapMb          Java heap in use in MiB

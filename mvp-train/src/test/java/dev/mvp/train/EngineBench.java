@@ -1,0 +1,296 @@
+package dev.mvp.train;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.mvp.api.LossOutput;
+import dev.mvp.api.Precision;
+import dev.mvp.api.Recipe;
+import dev.mvp.api.Torch;
+import dev.mvp.data.ImageFolder;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.AdamW;
+import org.bytedeco.pytorch.NoGradGuard;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorVector;
+import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * Benchmarks of the pre-training engine, for docs/ENGINE.md; run by {@code tools/bench/engine.sh MODE [--flag value]}.
+ * Not a test (no assertions): it prints figures.
+ * <ul>
+ *   <li>{@code overhead}: wall time per step of {@link Pretrainer} against a bare loop (teacher forward, student
+ *       forward, backward, clipping, AdamW) of the same model on the same batches held in memory; both get their
+ *       batches from memory, so the difference is the engine's own work (schedules, metrics line, listener, RSS
+ *       read, scopes). Blocks of each alternate for {@code --rounds} rounds, so that a changing machine load hits
+ *       both alike; the first {@code --warmup} steps of each block are left out.</li>
+ *   <li>{@code memory}: resident memory over {@code --steps} steps of a real run (the real data loader on image
+ *       files, checkpoints every {@code --checkpoint-every} steps), read from its metrics.jsonl.</li>
+ *   <li>{@code precision}: bare-loop step time and first-step loss with the student in fp32 and in bf16 autocast,
+ *       and with the teacher in bf16 autocast too.</li>
+ * </ul>
+ */
+public final class EngineBench {
+    private EngineBench() {}
+
+    /** A batch held in memory for the whole benchmark (long-lived tensors, outside any scope). */
+    record Held(Tensor student, Tensor teacher, Tensor mask) {}
+
+    public static void main(String[] args) throws Exception {
+        if (args.length == 0) throw new IllegalArgumentException("usage: EngineBench overhead|memory|precision [--flag value]...");
+        Map<String, String> o = new HashMap<>(Map.of("--data", "/work/shared/data/cifar10/train", "--model", "tiny",
+                "--img-size", "112", "--patch-size", "16", "--batch-size", "16", "--steps", "30", "--rounds", "3",
+                "--warmup", "3", "--threads", "2", "--out", "/tmp/mvp-engine-bench"));
+        o.put("--workers", "2");
+        o.put("--checkpoint-every", "250");
+        for (int i = 1; i + 1 < args.length; i += 2) o.put(args[i], args[i + 1]);
+        Torch.init();
+        PretrainConfig config = PretrainConfig.builder(Path.of(o.get("--data")), Path.of(o.get("--out")))
+                .model(o.get("--model")).imageSize(Integer.parseInt(o.get("--img-size")))
+                .patchSize(Integer.parseInt(o.get("--patch-size"))).batchSize(Integer.parseInt(o.get("--batch-size")))
+                .steps(Long.parseLong(o.get("--steps"))).warmupSteps(5).threads(Integer.parseInt(o.get("--threads")))
+                .workers(Integer.parseInt(o.get("--workers"))).checkpointEvery(0).checkpointEveryEpochs(0).build();
+        System.out.println("# " + String.join(" ", args));
+        System.out.println("# load average before: " + loadAverage());
+        switch (args[0]) {
+            case "overhead" -> overhead(config, Integer.parseInt(o.get("--rounds")), Integer.parseInt(o.get("--warmup")));
+            case "memory" -> memory(config.toBuilder().checkpointEvery(Long.parseLong(o.get("--checkpoint-every"))).build(),
+                    Integer.parseInt(o.get("--warmup")));
+            case "precision" -> precision(config, Integer.parseInt(o.get("--warmup")));
+            default -> throw new IllegalArgumentException("unknown mode " + args[0]);
+        }
+        System.out.println("# load average after: " + loadAverage());
+        System.exit(0); // the data loader's daemon threads and libtorch's pools need no orderly shutdown here
+    }
+
+    static String loadAverage() {
+        try {
+            return Files.readString(Path.of("/proc/loadavg")).trim();
+        } catch (IOException e) {
+            return "n/a";
+        }
+    }
+
+    /** A few real batches (decoded, cropped, masked by the loader), copied into long-lived tensors. */
+    static List<Held> holdBatches(PretrainConfig config, int count) {
+        Recipe recipe = Recipes.mvp(config);
+        List<Held> held = new ArrayList<>();
+        try (BatchSource source = BatchSource.images(ImageFolder.open(config.data()), config, recipe, System.err::println)
+                .open(0, 0)) {
+            for (int i = 0; i < count; i++) {
+                BatchSource.Item item = source.next();
+                held.add(new Held(item.studentView().clone(), item.teacherView().clone(), item.mask().clone()));
+                item.studentView().close();
+                item.teacherView().close();
+                item.mask().close();
+            }
+        }
+        return held;
+    }
+
+    /** A source that cycles through batches held in memory. */
+    static BatchSource.Opener inMemory(List<Held> held) {
+        return (epoch, batch) -> new BatchSource() {
+            long next = (long) epoch * held.size() + batch;
+
+            @Override public int batchesPerEpoch() {
+                return held.size();
+            }
+
+            @Override public Item next() {
+                Held h = held.get((int) (next % held.size()));
+                Item item = new Item((int) (next / held.size()), next % held.size(), h.student(), h.teacher(), h.mask(),
+                        new int[0]);
+                next++;
+                return item;
+            }
+
+            @Override public String describe() {
+                return held.size() + " batches held in memory";
+            }
+
+            @Override public long images() {
+                return 0;
+            }
+
+            @Override public void close() {}
+        };
+    }
+
+    /** Per-step wall times of the bare loop: what any training loop must do, nothing else. */
+    static double[] bare(PretrainConfig config, List<Held> held, int steps, Precision student, Precision teacher,
+                         double[] firstLoss) {
+        Torch.setThreads(config.threads());
+        Recipe recipe = Recipes.mvp(config);
+        ParameterGroups groups = ParameterGroups.of(Pretrainer.trainedModules(recipe));
+        AdamW optimizer = Optimizers.adamW(groups, config.lr(), config.weightDecay(), config.beta1(), config.beta2());
+        TensorVector parameters = new TensorVector();
+        for (Tensor t : groups.all()) parameters.push_back(t);
+        double[] times = new double[steps];
+        long previous = System.nanoTime();
+        for (int s = 0; s < steps; s++) {
+            try (PointerScope scope = new PointerScope()) {
+                Held b = held.get(s % held.size());
+                optimizer.zero_grad();
+                Tensor targets;
+                try (NoGradGuard noGrad = new NoGradGuard(); Autocast a = Autocast.of(teacher)) {
+                    targets = recipe.tokenizer().targets(b.teacher());
+                }
+                if (teacher != Precision.FP32) targets = targets.to(ScalarType.Float);
+                LossOutput out;
+                try (Autocast a = Autocast.of(student)) {
+                    out = recipe.forwardWithTargets(b.student(), targets, b.mask());
+                }
+                double loss = out.value().item_double();
+                if (s == 0 && firstLoss != null) firstLoss[0] = loss;
+                out.value().backward();
+                torch.clip_grad_norm_(parameters, config.clipGrad());
+                optimizer.step();
+            }
+            long now = System.nanoTime();
+            times[s] = (now - previous) / 1e9;
+            previous = now;
+        }
+        recipe.tokenizer().close();
+        return times;
+    }
+
+    /**
+     * Per-step wall times of the engine: from one step's report to the next (everything the loop does). Adds to
+     * {@code outside} each step's time outside its timed part ({@code step_s}: batches, forward, backward, update,
+     * release of its tensors): the metrics line, the listener, the checkpoint check.
+     */
+    static double[] engine(PretrainConfig config, List<Held> held, Path out, List<Double> outside) {
+        long[] last = {0};
+        List<Double> times = new ArrayList<>();
+        Recipe recipe = Recipes.mvp(config);
+        Pretrainer.run(config.toBuilder().out(out).build(), recipe, inMemory(held), null, new RunListener() {
+            @Override public void started(long firstStep, long totalSteps, String description) {
+                last[0] = System.nanoTime();
+            }
+
+            @Override public void step(StepMetrics m, long totalSteps) {
+                long now = System.nanoTime();
+                times.add((now - last[0]) / 1e9);
+                if (outside != null && m.step() > 1) outside.add((now - last[0]) / 1e9 - m.stepS());
+                last[0] = now;
+            }
+        }, Pretrainer.Faults.NONE);
+        recipe.tokenizer().close();
+        return times.stream().mapToDouble(Double::doubleValue).toArray();
+    }
+
+    static void overhead(PretrainConfig config, int rounds, int warmup) throws IOException {
+        List<Held> held = holdBatches(config, 8);
+        int steps = (int) config.steps();
+        List<Double> bareAll = new ArrayList<>(), engineAll = new ArrayList<>(), outside = new ArrayList<>();
+        System.out.printf("# ViT-%s %dx%d patch %d, batch %d, teacher random CLIP (width 128, 2 layers), %d threads;"
+                        + " %d rounds of %d steps each (first %d of each block left out)%n", config.model(),
+                config.imageSize(), config.imageSize(), config.patchSize(), config.batchSize(), config.threads(), rounds,
+                steps, warmup);
+        for (int r = 0; r < rounds; r++) {
+            double[] b = bare(config, held, steps, Precision.FP32, Precision.FP32, null);
+            double[] e = engine(config, held, config.out().resolve("overhead-" + r), outside);
+            double[] bt = Arrays.copyOfRange(b, warmup, b.length), et = Arrays.copyOfRange(e, warmup, e.length);
+            for (double v : bt) bareAll.add(v);
+            for (double v : et) engineAll.add(v);
+            System.out.printf(Locale.ROOT, "round %d: bare median %.4f s mean %.4f s | engine median %.4f s mean %.4f s"
+                            + " | overhead (medians) %+.2f%% | load %s%n", r + 1, median(bt), mean(bt), median(et),
+                    mean(et), 100 * (median(et) / median(bt) - 1), loadAverage());
+        }
+        double[] ba = bareAll.stream().mapToDouble(Double::doubleValue).toArray();
+        double[] ea = engineAll.stream().mapToDouble(Double::doubleValue).toArray();
+        System.out.printf(Locale.ROOT, "all: bare median %.4f s (min %.4f, mean %.4f, n %d) | engine median %.4f s "
+                        + "(min %.4f, mean %.4f, n %d)%n", median(ba), min(ba), mean(ba), ba.length, median(ea), min(ea),
+                mean(ea), ea.length);
+        System.out.printf(Locale.ROOT, "overhead: medians %+.2f%%, minima %+.2f%%, means %+.2f%%%n",
+                100 * (median(ea) / median(ba) - 1), 100 * (min(ea) / min(ba) - 1), 100 * (mean(ea) / mean(ba) - 1));
+        double[] oa = outside.stream().mapToDouble(Double::doubleValue).toArray();
+        System.out.printf(Locale.ROOT, "engine time outside the timed step (metrics line, RSS read, listener, "
+                        + "checkpoint check): median %.3f ms, mean %.3f ms per step = %.3f%% of the bare median step%n",
+                1e3 * median(oa), 1e3 * mean(oa), 100 * median(oa) / median(ba));
+    }
+
+    static void memory(PretrainConfig config, int warmup) throws IOException {
+        Path out = config.out().resolve("memory");
+        Checkpoints.deleteRecursively(out);
+        PretrainConfig c = config.toBuilder().out(out).keepCheckpoints(2).build();
+        System.out.printf("# ViT-%s %dx%d patch %d, batch %d, %d steps on %s, %d torch threads, %d data workers, "
+                        + "checkpoint every %d steps%n", c.model(), c.imageSize(), c.imageSize(), c.patchSize(),
+                c.batchSize(), c.steps(), c.data(), c.threads(), c.workers(), c.checkpointEvery());
+        long t0 = System.nanoTime();
+        RunSummary s = Pretrainer.run(c, Recipes.mvp(c), ImageFolder.open(c.data()), null, new RunListener() {
+            @Override public void step(StepMetrics m, long total) {
+                if (m.step() % 100 == 0 || m.step() == 1) {
+                    System.out.printf(Locale.ROOT, "step %d: rss %.1f MiB, heap %.1f MiB, loss %.4f, %.3f s/step, load %s%n",
+                            m.step(), m.rssMb(), m.heapMb(), m.loss(), m.stepS(), loadAverage());
+                }
+            }
+        });
+        ObjectMapper json = new ObjectMapper();
+        List<double[]> rows = new ArrayList<>();
+        for (String line : Files.readAllLines(out.resolve("metrics.jsonl"))) {
+            JsonNode n = json.readTree(line);
+            rows.add(new double[] {n.get("step").asDouble(), n.get("rss_mb").asDouble(), n.get("step_s").asDouble()});
+        }
+        List<double[]> after = rows.subList(Math.min(warmup, rows.size() - 1), rows.size());
+        double first = after.getFirst()[1], lastRss = after.getLast()[1];
+        double lo = after.stream().mapToDouble(r -> r[1]).min().orElseThrow();
+        double hi = after.stream().mapToDouble(r -> r[1]).max().orElseThrow();
+        // least-squares slope of RSS against the step, in MiB per 1000 steps
+        double mx = after.stream().mapToDouble(r -> r[0]).average().orElseThrow();
+        double my = after.stream().mapToDouble(r -> r[1]).average().orElseThrow();
+        double sxy = 0, sxx = 0;
+        for (double[] r : after) {
+            sxy += (r[0] - mx) * (r[1] - my);
+            sxx += (r[0] - mx) * (r[0] - mx);
+        }
+        System.out.printf(Locale.ROOT, "rss after warm-up (step %d): %.1f MiB; at step %d: %.1f MiB; growth %+.1f MiB;"
+                        + " range %.1f..%.1f MiB; fitted slope %+.2f MiB per 1000 steps%n", (long) after.getFirst()[0],
+                first, (long) after.getLast()[0], lastRss, lastRss - first, lo, hi, 1000 * sxy / sxx);
+        System.out.printf(Locale.ROOT, "steps %d in %.0f s (median step %.3f s), loss %.4f -> %.4f%n", s.steps(),
+                (System.nanoTime() - t0) / 1e9, median(rows.stream().mapToDouble(r -> r[2]).toArray()),
+                s.meanLossFirst10(), s.meanLossLast10());
+    }
+
+    static void precision(PretrainConfig config, int warmup) {
+        List<Held> held = holdBatches(config, 8);
+        int steps = (int) config.steps();
+        Precision[][] settings = {{Precision.FP32, Precision.FP32}, {Precision.BF16, Precision.FP32},
+                {Precision.BF16, Precision.BF16}, {Precision.FP32, Precision.BF16}};
+        System.out.printf("# ViT-%s %dx%d patch %d, batch %d, %d threads, %d steps per setting (first %d left out)%n",
+                config.model(), config.imageSize(), config.imageSize(), config.patchSize(), config.batchSize(),
+                config.threads(), steps, warmup);
+        for (Precision[] p : settings) {
+            double[] loss = new double[1];
+            double[] t = bare(config, held, steps, p[0], p[1], loss);
+            t = Arrays.copyOfRange(t, warmup, t.length);
+            System.out.printf(Locale.ROOT, "student %s teacher %s: median %.4f s/step (min %.4f), first-step loss %.6f, load %s%n",
+                    p[0], p[1], median(t), min(t), loss[0], loadAverage());
+        }
+    }
+
+    static double median(double[] v) {
+        double[] s = v.clone();
+        Arrays.sort(s);
+        return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+    }
+
+    static double mean(double[] v) {
+        return Arrays.stream(v).average().orElse(Double.NaN);
+    }
+
+    static double min(double[] v) {
+        return Arrays.stream(v).min().orElse(Double.NaN);
+    }
+}
