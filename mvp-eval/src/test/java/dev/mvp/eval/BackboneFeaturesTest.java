@@ -1,0 +1,101 @@
+package dev.mvp.eval;
+
+import dev.mvp.api.Tensors;
+import dev.mvp.api.Torch;
+import dev.mvp.models.VitConfig;
+import dev.mvp.models.io.SafeTensorsFile;
+import dev.mvp.models.io.WeightFormatException;
+import dev.mvp.testing.TensorAssert;
+import dev.mvp.testing.TestPaths;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.Tensor;
+import org.junit.jupiter.api.Test;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/**
+ * Frozen-backbone features (CLS, mean, both; last or an intermediate block) from timm- and BEiT-layout files, and from
+ * a DINO-style .pth, against the reference models of tools/fixtures (make_eval_fixtures.py, features.safetensors).
+ */
+class BackboneFeaturesTest {
+    static final double ATOL = 1e-5;
+
+    static void check(Path weights, FeatureSpec spec, String imagesKey, String... expectedKeys) {
+        Torch.init();
+        try (FeatureExtractor ex = Extractors.open(weights.toString(), new Extractors.Options(4, 0, 0, spec));
+             SafeTensorsFile ref = SafeTensorsFile.open(TestPaths.fixture("eval/features.safetensors"));
+             PointerScope scope = new PointerScope()) {
+            Tensor got = ex.extract(ref.tensor(imagesKey).clone());
+            Tensor expected = expectedKeys.length == 1 ? ref.tensor(expectedKeys[0])
+                    : org.bytedeco.pytorch.global.torch.cat(new org.bytedeco.pytorch.TensorVector(ref.tensor(expectedKeys[0]),
+                    ref.tensor(expectedKeys[1])), 1);
+            assertThat(ex.dim()).isEqualTo((int) expected.size(1));
+            TensorAssert.assertClose(got, expected, ATOL);
+        }
+    }
+
+    @Test
+    void timmLayoutClsMeanAndBothOfTheLastBlock() {
+        Path timm = TestPaths.fixture("vit/timm_plain.safetensors");
+        check(timm, new FeatureSpec(FeatureSpec.Pooling.CLS, -1), "images", "timm_cls_last");
+        check(timm, new FeatureSpec(FeatureSpec.Pooling.MEAN, 1), "images", "timm_mean_last");
+        check(timm, new FeatureSpec(FeatureSpec.Pooling.BOTH, -1), "images", "timm_cls_last", "timm_mean_last");
+    }
+
+    @Test
+    void anIntermediateBlockGoesThroughTheFinalNorm() {
+        Path timm = TestPaths.fixture("vit/timm_plain.safetensors");
+        check(timm, new FeatureSpec(FeatureSpec.Pooling.CLS, 0), "images", "timm_cls_block0");
+        check(timm, new FeatureSpec(FeatureSpec.Pooling.MEAN, -2), "images", "timm_mean_block0");
+    }
+
+    @Test
+    void aDinoStylePthWithABackbonePrefixGivesTheSameFeatures() {
+        check(TestPaths.fixture("eval/timm_plain_dino.pth"), new FeatureSpec(FeatureSpec.Pooling.BOTH, -1), "images",
+                "timm_cls_last", "timm_mean_last");
+    }
+
+    @Test
+    void beitLayoutWithMeanPoolingUsesFcNorm() {
+        Path beit = TestPaths.fixture("vit/beit_finetune.safetensors");
+        check(beit, new FeatureSpec(FeatureSpec.Pooling.CLS, -1), "beit_images", "beit_cls_last");
+        check(beit, new FeatureSpec(FeatureSpec.Pooling.MEAN, -1), "beit_images", "beit_mean_last");
+    }
+
+    @Test
+    void theArchitectureIsInferredFromTheWeights() {
+        VitConfig timm = BackboneFiles.inferConfig(TestPaths.fixture("vit/timm_plain.safetensors"), 0);
+        assertThat(timm.width()).isEqualTo(64);
+        assertThat(timm.depth()).isEqualTo(2);
+        assertThat(timm.patchSize()).isEqualTo(8);
+        assertThat(timm.imageSize()).isEqualTo(32);
+        assertThat(timm.heads()).as("no metadata: width / 64").isEqualTo(1);
+        assertThat(timm.qkvBias()).isEqualTo(VitConfig.QkvBias.QKV);
+        assertThat(timm.pooling()).isEqualTo(VitConfig.Pooling.CLS);
+        VitConfig beit = BackboneFiles.inferConfig(TestPaths.fixture("vit/beit_pretrain.safetensors"), 4);
+        assertThat(beit.heads()).isEqualTo(4);
+        assertThat(beit.relativePosition()).isEqualTo(VitConfig.RelativePosition.SHARED);
+        assertThat(beit.absolutePosition()).isFalse();
+        assertThat(beit.imageSize()).as("from the relative table's grid").isEqualTo(32);
+        assertThat(beit.qkvBias()).isEqualTo(VitConfig.QkvBias.QV);
+        assertThat(beit.layerScale()).isPositive();
+    }
+
+    @Test
+    void badSourcesAreNamed(@org.junit.jupiter.api.io.TempDir Path tmp) throws Exception {
+        assertThatThrownBy(() -> BackboneFiles.weightFile(tmp.resolve("nope"))).hasMessageContaining("nope");
+        assertThatThrownBy(() -> BackboneFiles.weightFile(tmp)).hasMessageContaining("neither a checkpoint");
+        Path notVit = TestPaths.fixture("eval/lars.safetensors");
+        assertThatThrownBy(() -> BackboneFiles.inferConfig(notVit, 0)).isInstanceOf(WeightFormatException.class)
+                .hasMessageContaining("lars.safetensors").hasMessageContaining("cls_token");
+        Path junk = Files.writeString(tmp.resolve("junk.pth"), "not a checkpoint at all");
+        assertThatThrownBy(() -> BackboneFiles.inferConfig(junk, 0)).hasMessageContaining("junk.pth");
+        assertThatThrownBy(() -> Extractors.open(TestPaths.fixture("vit/timm_plain.safetensors").toString(),
+                new Extractors.Options(4, 0, 0, new FeatureSpec(FeatureSpec.Pooling.CLS, 2))))
+                .hasMessageContaining("block 2 does not exist");
+    }
+}
