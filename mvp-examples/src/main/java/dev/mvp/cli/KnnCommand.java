@@ -70,6 +70,8 @@ final class KnnCommand implements Callable<Integer> {
             throw new Main.UsageException("--train and --val have different classes (" + trainSet.classes().size() + " vs "
                     + valSet.classes().size() + "): k-NN needs the same class folders in both");
         }
+        int maxK = ks.stream().mapToInt(Integer::intValue).max().orElseThrow();
+        if (maxK > trainSet.size()) throw new Main.UsageException("--k " + maxK + " exceeds the " + trainSet.size() + " training images");
         long t0 = System.nanoTime();
         try (FeatureExtractor extractor = features.open()) {
             out.println("mvp knn: " + extractor.describe());
@@ -77,8 +79,6 @@ final class KnnCommand implements Callable<Integer> {
             out.println("mvp knn: val   " + valSet.describe());
             try (FeatureSet tr = features.features(extractor, trainSet, "train features", out);
                  FeatureSet va = features.features(extractor, valSet, "val features", out)) {
-                int maxK = ks.stream().mapToInt(Integer::intValue).max().orElseThrow();
-                if (maxK > tr.size()) throw new Main.UsageException("--k " + maxK + " exceeds the " + tr.size() + " training images");
                 long t1 = System.nanoTime();
                 List<KnnClassifier.Result> results = KnnClassifier.evaluate(tr, va,
                         ks.stream().mapToInt(Integer::intValue).toArray(), temperature, trainSet.classes().size());
