@@ -2,6 +2,9 @@ package dev.mvp.eval;
 
 import dev.mvp.api.Tensors;
 import dev.mvp.api.Torch;
+import dev.mvp.data.ImageDataset;
+import dev.mvp.eval.finetune.TrainImages;
+import dev.mvp.eval.finetune.TrainTransform;
 import dev.mvp.eval.optim.Lars;
 import dev.mvp.eval.optim.Optimizer;
 import dev.mvp.eval.optim.Sgd;
@@ -14,9 +17,14 @@ import java.util.List;
 import java.util.SplittableRandom;
 
 /**
- * Trains a {@link LinearProbe} on cached features (the fast path: each image's features were extracted once, from
- * the evaluation transform's centre crop, so there is no per-epoch augmentation, unlike MAE's probe which
- * re-augments images every epoch) and evaluates it after every epoch.
+ * Trains a {@link LinearProbe} and evaluates it after every epoch, in one of two ways:
+ * <ul>
+ *   <li>{@link #train} (the fast path) on cached features: each image's features were extracted once, from the
+ *       evaluation transform's centre crop, so there is no per-epoch augmentation;</li>
+ *   <li>{@link #trainAugmented}, MAE's protocol: every epoch re-draws each training image's
+ *       {@code RandomResizedCrop(size, bicubic)} + horizontal flip (ImageNet normalisation) and runs the frozen
+ *       backbone on it, so the probe sees new views each epoch; evaluation uses cached centre-crop features.</li>
+ * </ul>
  */
 public final class ProbeTrainer {
     private ProbeTrainer() {}
@@ -78,6 +86,61 @@ public final class ProbeTrainer {
                             y[i] = labels[order[it * batch + i]];
                         }
                         Tensor x = train.features().index_select(0, Tensors.ofLongs(idx, batch));
+                        lossSum += probe.trainStep(x, Tensors.ofLongs(y, batch), optimizer, lr);
+                    }
+                }
+                double[] acc = probe.evaluate(val, 1024);
+                Epoch e = new Epoch(epoch + 1, lossSum / steps, lr, acc[0], acc[1]);
+                history.add(e);
+                if (acc[0] > bestTop1) {
+                    bestTop1 = acc[0];
+                    bestEpoch = epoch + 1;
+                }
+                listener.epoch(e);
+            }
+        } finally {
+            optimizer.close();
+            if (probeOut != null && probeOut.length > 0) probeOut[0] = probe;
+            else probe.close();
+        }
+        Epoch last = history.get(history.size() - 1);
+        return new Result(last.top1(), last.top5(), bestEpoch, bestTop1, steps, history);
+    }
+
+    /**
+     * MAE's augmented linear probe (see the class comment): {@code extractor} runs without gradients on each
+     * augmented batch of {@code train} ({@link dev.mvp.eval.finetune.TrainImages}: epoch orders and crops drawn from
+     * {@code config.seed()}, last incomplete batch dropped, at least one batch). The inputs are ImageNet-normalised,
+     * as ViT backbones expect. Call outside any PointerScope.
+     */
+    public static Result trainAugmented(FeatureExtractor extractor, ImageDataset train, FeatureSet val, ProbeConfig config,
+                                        int workers, Listener listener, LinearProbe[] probeOut) {
+        Torch.init();
+        int classes = Math.max(train.classes().size(), val.numClasses());
+        if (val.dim() != extractor.dim()) {
+            throw new IllegalArgumentException("validation features have dimension " + val.dim() + ", the extractor gives " + extractor.dim());
+        }
+        torch.manual_seed(config.seed());
+        LinearProbe probe = new LinearProbe(extractor.dim(), classes);
+        Optimizer optimizer = config.optimizer() == ProbeConfig.OptimizerKind.LARS
+                ? new Lars(probe.params(config.weightDecay()), config.momentum(), 0.001)
+                : new Sgd(probe.params(config.weightDecay()), config.momentum());
+        int size = extractor.transform().size();
+        int batch = Math.min(config.batchSize(), train.size());
+        List<Epoch> history = new ArrayList<>();
+        int bestEpoch = -1, steps;
+        double bestTop1 = -1;
+        try (TrainImages data = new TrainImages(train, new TrainTransform(size, false, 0), batch, config.seed(), workers)) {
+            steps = data.stepsPerEpoch();
+            for (int epoch = 0; epoch < config.epochs(); epoch++) {
+                double lossSum = 0, lr = 0;
+                for (int it = 0; it < steps; it++) {
+                    TrainImages.Batch b = data.next();
+                    lr = config.lrAt(epoch + (double) it / steps);
+                    try (PointerScope scope = new PointerScope()) {
+                        Tensor x = extractor.extract(Tensors.ofFloats(b.pixels(), batch, 3, size, size));
+                        long[] y = new long[batch];
+                        for (int i = 0; i < batch; i++) y[i] = b.labels()[i];
                         lossSum += probe.trainStep(x, Tensors.ofLongs(y, batch), optimizer, lr);
                     }
                 }

@@ -24,7 +24,8 @@ import java.util.concurrent.Callable;
         description = {
                 "Linear probing, MAE's protocol: BatchNorm without affine parameters + a linear layer trained on frozen",
                 "features with LARS (or SGD), lr = blr * batch / 256, warm-up then half-cycle cosine, 90 epochs.",
-                "Features are extracted once (centre crops) and cached; the probe trains on them (no per-epoch augmentation).",
+                "By default features are extracted once (centre crops) and cached and the probe trains on them; --augment",
+                "runs MAE's per-epoch RandomResizedCrop + flip through the frozen backbone instead (slow).",
                 "Prints top-1/top-5 and writes results.json. Small data: e.g. --probe-batch-size 256 --optimizer sgd --blr 1"})
 final class LinprobeCommand implements Callable<Integer> {
 
@@ -61,6 +62,10 @@ final class LinprobeCommand implements Callable<Integer> {
     @Option(names = "--warmup-epochs", paramLabel = "N", defaultValue = "10", description = "Linear warm-up epochs (MAE: 10).")
     double warmupEpochs;
 
+    @Option(names = "--augment",
+            description = "MAE's full protocol: re-draw RandomResizedCrop + flip of every training image each epoch and run the frozen backbone on it (slow); default: cached centre-crop features.")
+    boolean augment;
+
     @Option(names = "--seed", paramLabel = "N", defaultValue = "0", description = "Seed of the probe's init and the shuffles.")
     long seed;
 
@@ -80,6 +85,9 @@ final class LinprobeCommand implements Callable<Integer> {
         }
         features.validate();
         features.spec();
+        if (augment && features.backbone.equals(dev.mvp.eval.Extractors.RAW_PIXELS)) {
+            throw new Main.UsageException("--augment needs a backbone (its inputs are ImageNet-normalised crops), not raw-pixels");
+        }
         Path dir = outDir != null ? outDir : Path.of(System.getProperty("mvp.home", "."), "runs",
                 "linprobe-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
         ImageDataset trainSet = FeatureOptions.dataset(train, trainPerClass, "--train");
@@ -90,11 +98,12 @@ final class LinprobeCommand implements Callable<Integer> {
         long t0 = System.nanoTime();
         try (FeatureExtractor extractor = features.open()) {
             out.println("mvp linprobe: " + extractor.describe());
-            try (FeatureSet tr = features.features(extractor, trainSet, "train features", out);
+            try (FeatureSet tr = augment ? null : features.features(extractor, trainSet, "train features", out);
                  FeatureSet va = features.features(extractor, valSet, "val features", out)) {
-                int batch = Math.min(config.batchSize(), tr.size());
+                int trainSize = trainSet.size();
+                int batch = Math.min(config.batchSize(), trainSize);
                 config = config.withBatchSize(batch);
-                int steps = tr.size() / batch;
+                int steps = trainSize / batch;
                 out.printf("mvp linprobe: %d epochs x %d steps of %d, %s, peak lr %.4g, warm-up %.3g epochs%n", config.epochs(),
                         steps, batch, config.optimizer(), config.peakLr(), config.warmupEpochs());
                 if (steps * config.epochs() < 500) {
@@ -103,25 +112,31 @@ final class LinprobeCommand implements Callable<Integer> {
                 }
                 long t1 = System.nanoTime();
                 int every = Math.max(1, config.epochs() / 10);
-                ProbeTrainer.Result r = ProbeTrainer.train(tr, va, config, e -> {
+                ProbeTrainer.Listener listener = e -> {
                     if (e.epoch() == 1 || e.epoch() % every == 0 || e.epoch() == epochs) {
                         out.printf("  epoch %3d  loss %.4f  lr %.3g  top-1 %.2f%%  top-5 %.2f%%%n", e.epoch(), e.meanLoss(),
                                 e.lastLr(), e.top1(), e.top5());
                         out.flush();
                     }
-                }, null);
+                };
+                ProbeTrainer.Result r = augment
+                        ? ProbeTrainer.trainAugmented(extractor, trainSet, va, config, features.workerCount(), listener, null)
+                        : ProbeTrainer.train(tr, va, config, listener, null);
                 double trainSeconds = (System.nanoTime() - t1) / 1e9;
                 out.printf("%nlinear probe after %d epochs: top-1 %.2f%%  top-5 %.2f%%   (best epoch %d: %.2f%%, for information: "
                         + "picking it selects on the evaluation set)%n", config.epochs(), r.top1(), r.top5(), r.bestEpoch(), r.bestTop1());
                 ObjectNode json = Results.object();
                 json.put("command", "linprobe");
-                json.put("protocol", "MAE main_linprobe.py on cached centre-crop features: BatchNorm1d(affine=False, eps=1e-6) + Linear");
+                json.put("protocol", augment
+                        ? "MAE main_linprobe.py: RandomResizedCrop + flip each epoch through the frozen backbone; BatchNorm1d(affine=False, eps=1e-6) + Linear"
+                        : "MAE main_linprobe.py on cached centre-crop features: BatchNorm1d(affine=False, eps=1e-6) + Linear");
+                json.put("augmented", augment);
                 json.put("backbone", features.backbone);
                 json.put("features", extractor.describe());
                 json.put("transform", extractor.transform().describe());
-                json.put("feature_dim", tr.dim());
+                json.put("feature_dim", va.dim());
                 json.put("train", trainSet.describe());
-                json.put("train_images", tr.size());
+                json.put("train_images", trainSize);
                 json.put("val", valSet.describe());
                 json.put("val_images", va.size());
                 ObjectNode c = json.putObject("config");

@@ -110,6 +110,22 @@ class EvalCommandsTest {
     }
 
     @Test
+    void augmentedLinprobeRunsTheBackboneOnNewViews() throws Exception {
+        Path lp = tmp.resolve("lp-aug");
+        MainTest.Result r = mvp("linprobe", "--backbone", backbone.toString(), "--train", sample.toString(), "--val", sample.toString(),
+                "--train-per-class", "10", "--val-per-class", "3", "--epochs", "2", "--warmup-epochs", "1", "--probe-batch-size", "25",
+                "--optimizer", "sgd", "--augment", "--threads", "1", "--workers", "1", "--no-cache", "--out", lp.toString());
+        assertThat(r.code()).as(r.err()).isZero();
+        JsonNode j = json(lp.resolve("results.json"));
+        assertThat(j.path("augmented").asBoolean()).isTrue();
+        assertThat(j.path("history")).hasSize(2);
+        assertThat(j.path("train_images").asInt()).isEqualTo(100);
+        MainTest.Result raw = mvp("linprobe", "--backbone", "raw-pixels", "--train", sample.toString(), "--val", sample.toString(), "--augment");
+        assertThat(raw.code()).isEqualTo(2);
+        assertThat(raw.err()).contains("--augment");
+    }
+
+    @Test
     void attentionWritesSheetsAndMaps() throws Exception {
         Path out = tmp.resolve("att");
         MainTest.Result r = mvp("attention", "--backbone", backbone.toString(), "--images", sample.resolve("cat").toString(),
