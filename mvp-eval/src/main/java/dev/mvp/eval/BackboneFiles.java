@@ -44,8 +44,8 @@ import java.util.Objects;
  * {@code gamma_1}), relative position bias (shared {@code rel_pos_bias.*} or per block), absolute position embedding
  * and the image size it was made for ({@code pos_embed}; else the relative table's grid), pooling ({@code fc_norm}
  * present: mean pooling; else CLS with the final {@code norm}). The number of heads cannot be read from shapes: it is
- * taken from {@link Options#heads()} when given, else from the safetensors metadata key {@code num_heads} (or
- * {@code heads}), else from a run folder's {@code config.json} model preset, else {@code width / 64} (every timm
+ * taken from {@link Options#heads()} when given, else from the safetensors metadata ({@code mvp_vit_config}, the
+ * configuration {@code ./mvp export} records, or a {@code num_heads} / {@code heads} key), else from a run folder's {@code config.json} model preset, else {@code width / 64} (every timm
  * and BEiT preset, tiny to huge, has 64-dimensional heads). A classifier {@code head.*} in the file is ignored.
  */
 public final class BackboneFiles {
@@ -311,6 +311,15 @@ public final class BackboneFiles {
 
     private static int metadataHeads(Weights w) {
         if (!(w instanceof SafeTensorsFile st)) return 0;
+        String exported = st.metadata().get("mvp_vit_config");          // ./mvp export: the VitConfig as JSON
+        if (exported != null) {
+            try {
+                JsonNode heads = JSON.readTree(exported).path("heads");
+                if (heads.canConvertToInt() && heads.asInt() > 0) return heads.asInt();
+            } catch (IOException e) {
+                throw WeightFormatException.of(w.path(), "metadata mvp_vit_config is not JSON: " + e.getMessage());
+            }
+        }
         for (String key : List.of("num_heads", "heads")) {
             String v = st.metadata().get(key);
             if (v != null) {

@@ -86,6 +86,22 @@ class BackboneFeaturesTest {
     }
 
     @Test
+    void headsComeFromTheMetadataOfExportedFiles(@org.junit.jupiter.api.io.TempDir Path tmp) {
+        Torch.init();
+        try (SafeTensorsFile f = SafeTensorsFile.open(TestPaths.fixture("vit/timm_plain.safetensors"));
+             PointerScope scope = new PointerScope()) {
+            java.util.Map<String, Tensor> all = new java.util.LinkedHashMap<>();
+            for (String n : f.names()) all.put(n, f.tensor(n));
+            dev.mvp.models.io.SafeTensorsWriter.write(tmp.resolve("exported.safetensors"), all,
+                    java.util.Map.of("mvp_vit_config", "{\"width\":64,\"depth\":2,\"heads\":4}"));
+            dev.mvp.models.io.SafeTensorsWriter.write(tmp.resolve("keyed.safetensors"), all, java.util.Map.of("num_heads", "2"));
+        }
+        assertThat(BackboneFiles.inferConfig(tmp.resolve("exported.safetensors"), 0).heads()).isEqualTo(4);
+        assertThat(BackboneFiles.inferConfig(tmp.resolve("keyed.safetensors"), 0).heads()).isEqualTo(2);
+        assertThat(BackboneFiles.inferConfig(tmp.resolve("keyed.safetensors"), 8).heads()).as("the flag wins").isEqualTo(8);
+    }
+
+    @Test
     void badSourcesAreNamed(@org.junit.jupiter.api.io.TempDir Path tmp) throws Exception {
         assertThatThrownBy(() -> BackboneFiles.weightFile(tmp.resolve("nope"))).hasMessageContaining("nope");
         assertThatThrownBy(() -> BackboneFiles.weightFile(tmp)).hasMessageContaining("neither a checkpoint");
