@@ -7,9 +7,12 @@ import dev.mvp.api.Precision;
 import dev.mvp.api.Recipe;
 import dev.mvp.data.ImageDataset;
 import dev.mvp.data.ImageFolder;
+import dev.mvp.tokenizers.InvalidChoiceException;
 import dev.mvp.train.Checkpoints;
+import dev.mvp.train.InvalidRecipeException;
 import dev.mvp.train.PretrainConfig;
 import dev.mvp.train.Pretrainer;
+import dev.mvp.train.RecipeSpec;
 import dev.mvp.train.Recipes;
 import dev.mvp.train.RunSummary;
 import picocli.CommandLine;
@@ -26,11 +29,18 @@ import java.util.concurrent.Callable;
 
 import static dev.mvp.train.PretrainConfig.*;
 
-/** {@code mvp pretrain}: MVP pre-training; with no flags, a short real run on the embedded CIFAR-10 sample. */
+/**
+ * {@code mvp pretrain}: masked-image-modeling pre-training, MVP's recipe by default or another paper's with
+ * {@code --recipe}, any one part swapped with {@code --tokenizer}, {@code --masking}, {@code --backbone} or
+ * {@code --loss}; with no flags, a short real MVP run on the embedded CIFAR-10 sample.
+ */
 @Command(name = "pretrain", mixinStandardHelpOptions = true, showDefaultValues = true, sortOptions = false,
         description = {
                 "MVP pre-training: a ViT student learns to predict a frozen CLIP teacher's per-token features of the"
                         + " unmasked image from a blockwise-masked view (cosine alignment, equation 9 of the paper).",
+                "--recipe runs another paper's recipe from the same parts (beit, dino-guided, maskfeat, mae-style,"
+                        + " mae-style-blockwise); --tokenizer, --masking, --backbone and --loss swap one part and keep"
+                        + " the rest. The printed recipe and config.json name each part and what was swapped.",
                 "With no flags: a short real run on the embedded CIFAR-10 sample with ViT-Ti and a random teacher.",
                 "Paper scale: --model base --img-size 224 --patch-size 16 --batch-size 2048 --epochs 300 --teacher CLIP.safetensors"})
 final class PretrainCommand implements Callable<Integer> {
@@ -40,9 +50,36 @@ final class PretrainCommand implements Callable<Integer> {
     Path data;
 
     @Option(names = "--teacher", paramLabel = "FILE|random", defaultValue = DEFAULT_TEACHER,
-            description = "CLIP weights (safetensors, OpenAI layout) or 'random': a deterministic random small "
-                    + "CLIP-layout teacher that checks the wiring, not the semantics.")
+            description = "The tokenizer's weights: CLIP (mvp; any CLIP layout), DINO (dino-guided) or DALL-E's "
+                    + "encoder.pkl (beit); or 'random': a deterministic random small CLIP-layout teacher that checks "
+                    + "the wiring, not the semantics. HOG and pixel targets take no weights.")
     String teacher;
+
+    @Option(names = "--recipe", paramLabel = "NAME", defaultValue = "mvp",
+            description = "mvp (CLIP, blockwise 75, cosine), beit (d-VAE ids, BEiT's ViT, cross-entropy), dino-guided "
+                    + "(DINO features, cosine), maskfeat (HOG, blockwise 78, MSE), mae-style (normalised pixels, random "
+                    + "147, MSE) or mae-style-blockwise (the same with blockwise 147).")
+    String recipeName;
+
+    @Option(names = "--tokenizer", paramLabel = "NAME",
+            description = "Swap the target: clip, dino, dalle, hog, pixels or pixels-norm (default: the recipe's).")
+    String tokenizerName;
+
+    @Option(names = "--masking", paramLabel = "NAME",
+            description = "Swap the masking: beit (blockwise), beit-topup (blockwise filled up to the exact count), "
+                    + "random (MAE's, exact count) or none (default: the recipe's).")
+    String maskingName;
+
+    @Option(names = "--backbone", paramLabel = "NAME",
+            description = "Swap the student: vit (timm's plain ViT) or beit (BEiT's: layer scale, shared relative "
+                    + "position bias, drop path 0.1) (default: the recipe's).")
+    String backboneName;
+
+    @Option(names = "--loss", paramLabel = "NAME",
+            description = "Swap the loss: cosine (MVP, CLS + all patches), cosine-masked (EVA), cross-entropy (BEiT), "
+                    + "smooth-l1 (MaskDistill), mse (MaskFeat), mse-ln, 2-2cos (MILAN), pixel-mse (MAE, normalised "
+                    + "pixels) or pixel-mse-raw (default: the recipe's).")
+    String lossName;
 
     @Option(names = "--model", paramLabel = "NAME", defaultValue = DEFAULT_MODEL,
             description = "Student: tiny, small, base or large (the paper: base and large).")
@@ -56,9 +93,10 @@ final class PretrainCommand implements Callable<Integer> {
             description = "Patch side in pixels (the paper: 16).")
     int patchSize;
 
-    @Option(names = "--mask-patches", paramLabel = "N", defaultValue = "" + DEFAULT_MASK_PATCHES,
-            description = "Masked patches at a 14x14 grid (the paper: 75 of 196), scaled for other grids.")
-    int maskPatches;
+    @Option(names = "--mask-patches", paramLabel = "N",
+            description = "Masked patches at a 14x14 grid, scaled for other grids; default: the recipe's (mvp, beit, "
+                    + "dino-guided: 75 of 196; maskfeat: 78; mae-style: 147).")
+    Integer maskPatches;
 
     @Option(names = "--batch-size", paramLabel = "N", defaultValue = "" + DEFAULT_BATCH_SIZE,
             description = "Images per forward/backward pass; one step takes --accum-steps of them (the paper: 2048 per step).")
@@ -183,14 +221,29 @@ final class PretrainCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         Path checkpoint = resumeCheckpoint();
         PretrainConfig config = configuration(checkpoint);
+        if (checkpoint != null) {
+            // before any weights are loaded: another recipe would fail later on a shape, or silently train another method
+            var run = Checkpoints.readState(checkpoint).run();
+            String then = run == null ? null : run.get("recipe"), now = config.recipe().name();
+            if (then != null && !then.equals(now)) {
+                throw new Main.UsageException("cannot resume " + checkpoint + ": --recipe was " + then + " in that run, " + now + " now");
+            }
+        }
 
         ImageDataset dataset = ImageFolder.open(config.data());
         out.println("mvp pretrain: " + dataset.describe());
-        if (config.teacher().equals("random")) {
+        boolean randomClip = config.teacher().equals("random")
+                && config.recipe().resolvedTokenizer() == RecipeSpec.TokenizerPart.CLIP;
+        if (randomClip) {
             out.println("mvp pretrain: teacher 'random': a randomly initialised CLIP-layout ViT (seed "
                     + Recipes.RANDOM_TEACHER_SEED + "); it checks the wiring, not the semantics");
         }
-        Recipe recipe = Recipes.mvp(config);
+        Recipe recipe;
+        try {
+            recipe = Recipes.build(config);
+        } catch (InvalidRecipeException | InvalidChoiceException e) {
+            throw new Main.UsageException(e.getMessage());
+        }
         out.println(recipe.describe());
         out.println("mvp pretrain: writing to " + config.out().toAbsolutePath()
                 + (checkpoint == null ? "" : " (resuming from " + checkpoint + ")"));
@@ -201,7 +254,7 @@ final class PretrainCommand implements Callable<Integer> {
                         + "%d bad files skipped, %d steps skipped; metrics %s, checkpoint %s%n",
                 s.steps(), ConsoleProgress.duration(s.seconds()), s.firstLoss(), s.lastLoss(), s.meanLossFirst10(),
                 s.meanLossLast10(), s.badFiles(), s.skippedSteps(), config.out().resolve("metrics.jsonl"), s.checkpoint());
-        if (config.teacher().equals("random")) {
+        if (randomClip) {
             out.println("mvp pretrain: note: with the random teacher this run checks the wiring, not the semantics; "
                     + "pass --teacher with CLIP weights for real targets");
         }
@@ -263,17 +316,28 @@ final class PretrainCommand implements Callable<Integer> {
         if (warmupEpochs != null && given.hasMatchedOption("--warmup-steps")) {
             throw new IllegalArgumentException("give --warmup-steps or --warmup-epochs, not both");
         }
-        b.data(data).teacher(teacher).model(model).imageSize(imageSize).patchSize(patchSize).maskPatches(maskPatches)
-                .batchSize(batchSize).accumSteps(accumSteps).lr(lr).minLr(minLr).weightDecay(weightDecay)
+        b.data(data).teacher(teacher).model(model).imageSize(imageSize).patchSize(patchSize)
+                .recipe(swapped(RecipeSpec.of(recipeName))).batchSize(batchSize).accumSteps(accumSteps).lr(lr).minLr(minLr).weightDecay(weightDecay)
                 .weightDecayEnd(weightDecayEnd).warmupSteps(warmupSteps).clipGrad(clipGrad).betas(beta(0), beta(1))
                 .dropPath(dropPath).layerScale(layerScale).precision(precision).teacherPrecision(teacherPrecision)
                 .seed(seed).threads(threads).workers(workers).checkpointEvery(checkpointEvery)
                 .checkpointEveryEpochs(checkpointEveryEpochs).keepCheckpoints(keepCheckpoints)
                 .maxConsecutiveNonFinite(maxNonFinite).maxBadFraction(maxBadFraction);
+        if (maskPatches != null) b.maskPatches(maskPatches);
         if (baseLr != null) b.baseLr(baseLr);
         if (warmupEpochs != null) b.warmupEpochs(warmupEpochs);
         if (epochs != null) b.epochs(epochs);
         else b.steps(steps);
+    }
+
+    /** The recipe with the parts this command line swaps. */
+    private RecipeSpec swapped(RecipeSpec base) {
+        RecipeSpec s = base;
+        if (tokenizerName != null) s = s.withTokenizer(RecipeSpec.TokenizerPart.parse(tokenizerName));
+        if (maskingName != null) s = s.withMasking(RecipeSpec.MaskingPart.parse(maskingName));
+        if (backboneName != null) s = s.withBackbone(RecipeSpec.BackbonePart.parse(backboneName));
+        if (lossName != null) s = s.withLoss(RecipeSpec.LossPart.parse(lossName));
+        return s;
     }
 
     private double beta(int i) {
@@ -294,6 +358,11 @@ final class PretrainCommand implements Callable<Integer> {
         if (given.hasMatchedOption("--model")) b.model(model);
         if (given.hasMatchedOption("--img-size")) b.imageSize(imageSize);
         if (given.hasMatchedOption("--patch-size")) b.patchSize(patchSize);
+        if (given.hasMatchedOption("--recipe") || tokenizerName != null || maskingName != null || backboneName != null
+                || lossName != null) {
+            // a resumed run keeps its saved recipe and parts unless they are named again (and then must match)
+            b.recipe(swapped(given.hasMatchedOption("--recipe") ? RecipeSpec.of(recipeName) : b.build().recipe()));
+        }
         if (given.hasMatchedOption("--mask-patches")) b.maskPatches(maskPatches);
         if (given.hasMatchedOption("--batch-size")) b.batchSize(batchSize);
         if (given.hasMatchedOption("--accum-steps")) b.accumSteps(accumSteps);

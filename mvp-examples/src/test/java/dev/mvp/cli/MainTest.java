@@ -43,7 +43,7 @@ class MainTest {
                 "--resume", "--threads"}) {
             assertThat(r.out()).contains(flag);
         }
-        assertThat(r.out()).contains("Default: 0.0015", "Default: 0.05", "Default: 75", "Default: random", "Default: tiny");
+        assertThat(r.out()).contains("Default: 0.0015", "Default: 0.05", "Default: mvp", "Default: random", "Default: tiny");
     }
 
     @Test

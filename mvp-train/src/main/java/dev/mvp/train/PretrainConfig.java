@@ -22,11 +22,14 @@ import java.util.Objects;
  * constructor then derives {@code lr}. MVP's 1.5e-3 at batch 2048 is a base lr of 1.875e-4.
  *
  * @param data                 image folder (class sub-folders or one flat folder)
- * @param teacher              a CLIP safetensors file, or {@code random} for a deterministic random CLIP-layout teacher
+ * @param teacher              the teacher's weight file (CLIP, DINO or the d-VAE, as the recipe's tokenizer needs), or
+ *                             {@code random} for a deterministic random CLIP-layout teacher (and for tokenizers without
+ *                             weights: HOG, pixels)
  * @param model                student preset: tiny, small, base or large
  * @param imageSize            student (and teacher) input side in pixels; the paper uses 224
  * @param patchSize            patch side; the paper uses 16
- * @param maskPatches          masked patches at a 14x14 grid (the paper: 75 of 196); scaled for other grids
+ * @param maskPatches          masked patches at a 14x14 grid (MVP and BEiT: 75 of 196); scaled for other grids. The
+ *                             builder's default is the recipe's (MVP, BEiT, DINO-guided: 75; MaskFeat: 78; MAE-style: 147)
  * @param batchSize            images per loader batch (per forward/backward pass)
  * @param accumSteps           loader batches whose gradients are summed into one optimisation step (1 = none)
  * @param steps                optimisation steps; 0 when {@code epochs} decides
@@ -60,6 +63,9 @@ import java.util.Objects;
  * @param keepCheckpoints      how many of the newest checkpoints to keep
  * @param maxConsecutiveNonFinite   stop the run when this many consecutive steps had a non-finite loss or gradient
  * @param maxBadFraction       stop when more than this fraction of the files read fail to decode
+ * @param recipe               the recipe: a paper's preset and any part swapped ({@link Recipes#build(PretrainConfig)});
+ *                             {@code null} for MVP's. Its mask count is kept equal to {@code maskPatches}: an override
+ *                             exactly when {@code maskPatches} differs from the preset's
  */
 public record PretrainConfig(Path data, String teacher, String model, int imageSize, int patchSize, int maskPatches,
                              int batchSize, int accumSteps, long steps, int epochs, double lr, double baseLr,
@@ -67,7 +73,8 @@ public record PretrainConfig(Path data, String teacher, String model, int imageS
                              int warmupEpochs, double clipGrad, double beta1, double beta2, Double dropPath,
                              Double layerScale, Precision precision, Precision teacherPrecision, long seed, Path out,
                              int threads, int workers, long checkpointEvery, int checkpointEveryEpochs,
-                             int keepCheckpoints, int maxConsecutiveNonFinite, double maxBadFraction) {
+                             int keepCheckpoints, int maxConsecutiveNonFinite, double maxBadFraction,
+                             RecipeSpec recipe) {
 
     // Defaults. Scale-free values are the paper's (MVP Sec. 4.1, BEiT's pre-training recipe); the others make the
     // embedded default run: ViT-Ti at 112x112 with 16x16 patches (a 7x7 grid), a few minutes on 2 CPU cores.
@@ -128,6 +135,8 @@ public record PretrainConfig(Path data, String teacher, String model, int imageS
         require(keepCheckpoints >= 1, "--keep-checkpoints must be at least 1");
         require(maxConsecutiveNonFinite >= 1, "--max-non-finite must be at least 1, got " + maxConsecutiveNonFinite);
         require(maxBadFraction >= 0 && maxBadFraction <= 1, "--max-bad-fraction must be in [0, 1]");
+        if (recipe == null) recipe = RecipeSpec.of(RecipeSpec.Preset.MVP);
+        recipe = recipe.withMaskPatches(maskPatches == recipe.preset().maskPatches ? null : maskPatches);
     }
 
     private static void require(boolean ok, String message) {
@@ -195,6 +204,7 @@ public record PretrainConfig(Path data, String teacher, String model, int imageS
         m.put("precision", precision.name());
         m.put("teacher-precision", teacherPrecision.name());
         m.put("seed", Long.toString(seed));
+        m.put("recipe", recipe.name());
         return m;
     }
 
@@ -213,7 +223,7 @@ public record PretrainConfig(Path data, String teacher, String model, int imageS
         private String model = DEFAULT_MODEL;
         private int imageSize = DEFAULT_IMAGE_SIZE;
         private int patchSize = DEFAULT_PATCH_SIZE;
-        private int maskPatches = DEFAULT_MASK_PATCHES;
+        private Integer maskPatches = null; // null: the recipe's
         private int batchSize = DEFAULT_BATCH_SIZE;
         private int accumSteps = DEFAULT_ACCUM_STEPS;
         private long steps = DEFAULT_STEPS;
@@ -241,6 +251,7 @@ public record PretrainConfig(Path data, String teacher, String model, int imageS
         private int keepCheckpoints = DEFAULT_KEEP_CHECKPOINTS;
         private int maxConsecutiveNonFinite = DEFAULT_MAX_CONSECUTIVE_NON_FINITE;
         private double maxBadFraction = DEFAULT_MAX_BAD_FRACTION;
+        private RecipeSpec recipe = null;
 
         private Builder(Path data, Path out) {
             this.data = data;
@@ -256,7 +267,7 @@ public record PretrainConfig(Path data, String teacher, String model, int imageS
             precision = c.precision; teacherPrecision = c.teacherPrecision; seed = c.seed; out = c.out;
             threads = c.threads; workers = c.workers; checkpointEvery = c.checkpointEvery;
             checkpointEveryEpochs = c.checkpointEveryEpochs; keepCheckpoints = c.keepCheckpoints;
-            maxConsecutiveNonFinite = c.maxConsecutiveNonFinite; maxBadFraction = c.maxBadFraction;
+            maxConsecutiveNonFinite = c.maxConsecutiveNonFinite; maxBadFraction = c.maxBadFraction; recipe = c.recipe;
         }
 
         public Builder data(Path v) { data = v; return this; }
@@ -264,6 +275,7 @@ public record PretrainConfig(Path data, String teacher, String model, int imageS
         public Builder model(String v) { model = v; return this; }
         public Builder imageSize(int v) { imageSize = v; return this; }
         public Builder patchSize(int v) { patchSize = v; return this; }
+        /** Masked patches at a 14x14 grid; not set: the recipe's preset's. */
         public Builder maskPatches(int v) { maskPatches = v; return this; }
         public Builder batchSize(int v) { batchSize = v; return this; }
         public Builder accumSteps(int v) { accumSteps = v; return this; }
@@ -301,13 +313,24 @@ public record PretrainConfig(Path data, String teacher, String model, int imageS
         public Builder keepCheckpoints(int v) { keepCheckpoints = v; return this; }
         public Builder maxConsecutiveNonFinite(int v) { maxConsecutiveNonFinite = v; return this; }
         public Builder maxBadFraction(double v) { maxBadFraction = v; return this; }
+        /**
+         * The recipe (a preset and swapped parts); also sets the mask count to the recipe's (its override, else its
+         * preset's), so call {@link #maskPatches} after this to choose another.
+         */
+        public Builder recipe(RecipeSpec v) {
+            recipe = v;
+            maskPatches = v == null ? null : v.maskPatches();
+            return this;
+        }
 
         public PretrainConfig build() {
-            return new PretrainConfig(data, teacher, model, imageSize, patchSize, maskPatches, batchSize, accumSteps,
+            RecipeSpec r = recipe != null ? recipe : RecipeSpec.of(RecipeSpec.Preset.MVP);
+            int masked = maskPatches != null ? maskPatches : r.preset().maskPatches;
+            return new PretrainConfig(data, teacher, model, imageSize, patchSize, masked, batchSize, accumSteps,
                     steps, epochs, lr, baseLr, minLr, weightDecay, weightDecayEnd == null ? weightDecay : weightDecayEnd,
                     warmupSteps, warmupEpochs, clipGrad, beta1, beta2, dropPath, layerScale, precision,
                     teacherPrecision, seed, out, threads, workers, checkpointEvery, checkpointEveryEpochs,
-                    keepCheckpoints, maxConsecutiveNonFinite, maxBadFraction);
+                    keepCheckpoints, maxConsecutiveNonFinite, maxBadFraction, r);
         }
     }
 }

@@ -1,5 +1,9 @@
 package dev.mvp.train;
 
+import com.fasterxml.jackson.annotation.JsonCreator;
+import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.annotation.JsonValue;
+
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -120,7 +124,11 @@ public record RecipeSpec(Preset preset, TokenizerPart tokenizer, MaskingPart mas
                 + ", backbone " + resolvedBackbone().id + ", loss " + resolvedLoss().id;
     }
 
-    /** The resolved parts by name, for configuration files: {@code recipe, tokenizer, masking, backbone, loss, ...}. */
+    /**
+     * The resolved parts by name, for configuration files: {@code recipe, tokenizer, masking, mask-patches, backbone,
+     * loss, overrides} ({@code config.json} shows it next to the spec; it is not read back).
+     */
+    @JsonProperty(value = "resolved", access = JsonProperty.Access.READ_ONLY)
     public Map<String, String> resolved() {
         Map<String, String> m = new LinkedHashMap<>();
         m.put("recipe", preset.id);
@@ -193,7 +201,8 @@ public record RecipeSpec(Preset preset, TokenizerPart tokenizer, MaskingPart mas
         /** {@link #MAE_STYLE_RANDOM} with BEiT's blockwise masking of the same 147 patches: MAE's Table 1(f) ablation. */
         MAE_STYLE_BLOCKWISE("mae-style-blockwise", TokenizerPart.PIXELS, MaskingPart.BEIT, 147, BackbonePart.VIT, LossPart.PIXEL_MSE);
 
-        /** The name on the command line. */
+        /** The name on the command line (and in {@code config.json}). */
+        @JsonValue
         public final String id;
         public final TokenizerPart tokenizer;
         public final MaskingPart masking;
@@ -211,6 +220,7 @@ public record RecipeSpec(Preset preset, TokenizerPart tokenizer, MaskingPart mas
         }
 
         /** By name; {@code mae-style} is {@link #MAE_STYLE_RANDOM}, MAE's own masking. */
+        @JsonCreator
         public static Preset parse(String name) {
             String n = name.toLowerCase(Locale.ROOT).strip();
             if (n.equals("mae-style") || n.equals("mae")) return MAE_STYLE_RANDOM;
@@ -236,6 +246,7 @@ public record RecipeSpec(Preset preset, TokenizerPart tokenizer, MaskingPart mas
         /** Pixels normalised per patch by the tokenizer. */
         PIXELS_NORM("pixels-norm", false);
 
+        @JsonValue
         public final String id;
         /** Whether this tokenizer has weights, given with {@code --teacher FILE}. */
         public final boolean hasWeights;
@@ -245,6 +256,7 @@ public record RecipeSpec(Preset preset, TokenizerPart tokenizer, MaskingPart mas
             this.hasWeights = hasWeights;
         }
 
+        @JsonCreator
         public static TokenizerPart parse(String name) {
             return find(values(), name, "tokenizer", p -> p.id);
         }
@@ -261,12 +273,14 @@ public record RecipeSpec(Preset preset, TokenizerPart tokenizer, MaskingPart mas
         /** Nothing masked (only for losses over all patches). */
         NONE("none");
 
+        @JsonValue
         public final String id;
 
         MaskingPart(String id) {
             this.id = id;
         }
 
+        @JsonCreator
         public static MaskingPart parse(String name) {
             if (name.equalsIgnoreCase("blockwise")) return BEIT;
             return find(values(), name, "masking", p -> p.id);
@@ -280,12 +294,14 @@ public record RecipeSpec(Preset preset, TokenizerPart tokenizer, MaskingPart mas
         /** BEiT's pre-training ViT: q/v biases, layer scale, shared relative position bias, stochastic depth 0.1. */
         BEIT("beit");
 
+        @JsonValue
         public final String id;
 
         BackbonePart(String id) {
             this.id = id;
         }
 
+        @JsonCreator
         public static BackbonePart parse(String name) {
             return find(values(), name, "backbone", p -> p.id);
         }
@@ -312,12 +328,14 @@ public record RecipeSpec(Preset preset, TokenizerPart tokenizer, MaskingPart mas
         /** MAE without norm_pix_loss: mean squared error to the raw pixels on the masked patches. */
         PIXEL_MSE_RAW("pixel-mse-raw");
 
+        @JsonValue
         public final String id;
 
         LossPart(String id) {
             this.id = id;
         }
 
+        @JsonCreator
         public static LossPart parse(String name) {
             if (name.equalsIgnoreCase("milan")) return MILAN;
             return find(values(), name, "loss", p -> p.id);

@@ -55,6 +55,11 @@ public final class Recipes {
         return build(config, RecipeSpec.of(RecipeSpec.Preset.MVP).withMaskPatches(config.maskPatches()));
     }
 
+    /** The recipe the configuration names ({@link PretrainConfig#recipe()}, MVP by default). */
+    public static Recipe build(PretrainConfig config) {
+        return build(config, config.recipe());
+    }
+
     /**
      * Assembles the recipe a spec names; its name is {@link RecipeSpec#label()} (the preset, any swapped part and the
      * resolved parts). The tokenizer's weights are loaded (build it outside any
@@ -77,6 +82,16 @@ public final class Recipes {
             throw new InvalidRecipeException("--mask-patches 0 masks nothing: use --masking none");
         }
         MaskingStrategy masking = masking(maskingPart, spec.resolvedMaskPatches(), grid);
+        if (masking instanceof BlockwiseMasking blocks && !blocks.config().topUp() && lossPart.maskedOnly()) {
+            int target = blocks.targetCount(grid, grid);
+            if (target < blocks.config().minPatchesPerBlock()) {
+                // BEiT's generator then fails whole rounds and leaves many masks empty: a batch of them stops the run
+                throw new InvalidRecipeException("blockwise masking of " + target + " patches on the " + grid + "x" + grid
+                        + " grid (--mask-patches " + spec.resolvedMaskPatches() + " scaled) is below BEiT's smallest block of "
+                        + blocks.config().minPatchesPerBlock() + " patches, so many masks would be empty and --loss "
+                        + lossPart.id + " compares masked patches only: use a larger grid, --masking beit-topup or --masking random");
+            }
+        }
         Tokenizer tokenizer = tokenizer(config, spec, grid);
         try {
             Loss loss = loss(lossPart, tokenizer);

@@ -18,9 +18,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 /**
  * Every preset pre-trains for a few steps on the embedded CIFAR-10 sample: ViT-Ti, batch 8, 8 steps, one libtorch thread
  * (with two on a busy 2-core machine OpenMP's spinning made a step 40 times slower), at 32 px with
- * 8-px patches (a 4x4 grid), or 64 px: with 16-px patches for the teachers whose fixtures are /16, with 8-px patches
- * for blockwise masking of 75% (on a 4x4 grid BEiT's generator, whose blocks have at least 16 patches, mostly masks
- * nothing). The teachers with weights use the small real-format fixtures of fixtures/dalle and fixtures/dino.
+ * 8-px patches (a 4x4 grid) where every patch is compared, and on 8x8 grids where blockwise masking meets a
+ * masked-patches loss (on a 4x4 grid the scaled count is below BEiT's 16-patch blocks, which {@link Recipes#build}
+ * refuses): 64 px with 8-px patches, or 128 px with 16-px patches for the teachers whose fixtures are /16. The
+ * teachers with weights use the small real-format fixtures of fixtures/dalle and fixtures/dino.
  */
 @Tag("e2e")
 class RecipesE2ETest {
@@ -28,11 +29,11 @@ class RecipesE2ETest {
     @ParameterizedTest(name = "{0}")
     @CsvSource({
             "mvp,                 random,                 32, 8,  clip-vit,   beit-blockwise(75,  'cosine-alignment(cls + all patches)',     true",
-            "maskfeat,            random,                 32, 8,  hog(9 bins, beit-blockwise(78,  'feature-regression(mse, masked patches)', true",
+            "maskfeat,            random,                 64, 8,  hog(9 bins, beit-blockwise(78,  'feature-regression(mse, masked patches)', true",
             "mae-style,           random,                 32, 8,  pixels(,    random(12 patches), pixel-mse(per-patch normalised,        false",
             "mae-style-blockwise, random,                 64, 8,  pixels(,    beit-blockwise(147, pixel-mse(per-patch normalised,        false",
-            "beit,                dalle/encoder_w16.pkl,  64, 16, dalle-dvae, beit-blockwise(75,  codebook-cross-entropy(512,             true",
-            "dino-guided,         dino/dino_w64.pth,      64, 16, dino,       beit-blockwise(75,  'cosine-alignment(cls + all patches)',     true"})
+            "beit,                dalle/encoder_w16.pkl, 128, 16, dalle-dvae, beit-blockwise(75,  codebook-cross-entropy(512,             true",
+            "dino-guided,         dino/dino_w64.pth,     128, 16, dino,       beit-blockwise(75,  'cosine-alignment(cls + all patches)',     true"})
     void eachRecipeTrainsOnRealImages(String preset, String teacher, int imageSize, int patchSize, String tokenizer,
                                       String masking, String loss, boolean lossFallsIn8Steps, @TempDir Path tmp) throws Exception {
         String weights = teacher.equals("random") ? "random" : TestPaths.fixture(teacher).toString();

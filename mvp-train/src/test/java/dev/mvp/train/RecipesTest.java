@@ -22,9 +22,9 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 /** The presets assemble the parts their papers name, and a swapped part changes nothing else. */
 class RecipesTest {
 
-    /** ViT-Ti at 32 px with 8-px patches (a 4x4 grid): cheap to build, and every tokenizer fits it. */
+    /** ViT-Ti at 64 px with 8-px patches (an 8x8 grid): cheap to build, and every weightless tokenizer fits it. */
     private static PretrainConfig small(String teacher) {
-        return PretrainConfig.builder(Path.of("unused"), Path.of("unused")).imageSize(32).patchSize(8).teacher(teacher).build();
+        return PretrainConfig.builder(Path.of("unused"), Path.of("unused")).imageSize(64).patchSize(8).teacher(teacher).build();
     }
 
     @Test
@@ -37,7 +37,7 @@ class RecipesTest {
         assertThat(mvp.describe()).startsWith("recipe mvp: tokenizer clip").contains("head:      linear 192 -> 64");
         mvp.tokenizer().close();
         Recipe maskfeat = Recipes.build(small("random"), RecipeSpec.of("maskfeat"));
-        assertThat(maskfeat.tokenizer().name()).isEqualTo("hog(9 bins, 8x8 cells, gaussian window 16, patch 8, image 32)");
+        assertThat(maskfeat.tokenizer().name()).isEqualTo("hog(9 bins, 8x8 cells, gaussian window 16, patch 8, image 64)");
         assertThat(maskfeat.tokenizer().targetSpec()).isEqualTo(new TargetSpec.Features(27, false));
         assertThat(maskfeat.masking().name()).startsWith("beit-blockwise(78 of 196");
         assertThat(maskfeat.loss().name()).isEqualTo("feature-regression(mse, masked patches)");
@@ -45,8 +45,8 @@ class RecipesTest {
 
         Recipe mae = Recipes.build(small("random"), RecipeSpec.of("mae-style"));
         assertThat(mae.name()).isEqualTo("mae-style-random: tokenizer pixels, masking random (147 at 14x14), backbone vit, loss pixel-mse");
-        assertThat(mae.tokenizer().name()).isEqualTo("pixels(patch 8, image 32, raw)");
-        assertThat(mae.masking().name()).isEqualTo("random(12 patches)");   // 147 of 196 scaled to 16: 12 (MAE: 16 - int(4))
+        assertThat(mae.tokenizer().name()).isEqualTo("pixels(patch 8, image 64, raw)");
+        assertThat(mae.masking().name()).isEqualTo("random(48 patches)");   // 147 of 196 scaled to 64: 48 (MAE: 64 - int(16))
         assertThat(mae.loss().name()).isEqualTo("pixel-mse(per-patch normalised targets, masked patches)");
         Recipe maeBlocks = Recipes.build(small("random"), RecipeSpec.of("mae-style-blockwise"));
         assertThat(maeBlocks.masking().name()).startsWith("beit-blockwise(147 of 196");
@@ -57,18 +57,18 @@ class RecipesTest {
     /** BEiT and the DINO ablation with the small real-format teachers of fixtures/dalle and fixtures/dino. */
     @Test
     void teachersWithWeightsLoadFromTheirFiles() {
-        PretrainConfig at64 = small("x").toBuilder().imageSize(64).patchSize(16).build();   // a 4x4 grid
-        Recipe beit = Recipes.build(at64.toBuilder().teacher(TestPaths.fixture("dalle/encoder_w16.pkl").toString()).build(),
+        PretrainConfig at128 = small("x").toBuilder().imageSize(128).patchSize(16).build();   // an 8x8 grid
+        Recipe beit = Recipes.build(at128.toBuilder().teacher(TestPaths.fixture("dalle/encoder_w16.pkl").toString()).build(),
                 RecipeSpec.of("beit"));
-        assertThat(beit.tokenizer().name()).startsWith("dalle-dvae(").contains("view 32");
+        assertThat(beit.tokenizer().name()).startsWith("dalle-dvae(").contains("view 64");
         assertThat(beit.tokenizer().targetSpec()).isEqualTo(new TargetSpec.TokenIds(512));
         assertThat(beit.loss().name()).isEqualTo("codebook-cross-entropy(512 tokens, masked patches)");
         assertThat(beit.name()).endsWith("backbone beit, loss cross-entropy");
         assertThat(((dev.mvp.models.VisionTransformer) beit.backbone()).config())
-                .isEqualTo(dev.mvp.models.VitConfig.tiny(16).withImageSize(64).beitPretraining());
+                .isEqualTo(dev.mvp.models.VitConfig.tiny(16).withImageSize(128).beitPretraining());
         beit.tokenizer().close();
 
-        Recipe dino = Recipes.build(at64.toBuilder().teacher(TestPaths.fixture("dino/dino_w64.pth").toString()).build(),
+        Recipe dino = Recipes.build(at128.toBuilder().teacher(TestPaths.fixture("dino/dino_w64.pth").toString()).build(),
                 RecipeSpec.of("dino-guided"));
         assertThat(dino.tokenizer().name()).startsWith("dino");
         assertThat(dino.tokenizer().targetSpec()).isEqualTo(new TargetSpec.Features(64, true));
@@ -83,7 +83,7 @@ class RecipesTest {
         Recipe random = Recipes.build(config, RecipeSpec.of(Preset.MVP).withMasking(MaskingPart.RANDOM));
         assertThat(random.name()).isEqualTo("mvp --masking random (preset: beit): tokenizer clip, masking random (75 at 14x14), "
                 + "backbone vit, loss cosine");
-        assertThat(random.masking().name()).isEqualTo("random(6 patches)");   // round(75 * 16 / 196)
+        assertThat(random.masking().name()).isEqualTo("random(24 patches)");   // round(75 * 64 / 196) = round(24.49)
         assertThat(random.tokenizer().name()).isEqualTo(mvp.tokenizer().name());
         assertThat(random.backbone().description()).isEqualTo(mvp.backbone().description());
         assertThat(random.loss().name()).isEqualTo(mvp.loss().name());
@@ -91,7 +91,7 @@ class RecipesTest {
             // the same student initialisation, the same teacher
             Tensor a = mvp.backbone().module().parameters().get(3), b = random.backbone().module().parameters().get(3);
             assertThat(Tensors.toFloats(a)).containsExactly(Tensors.toFloats(b));
-            Tensor images = Tensors.randn(1, 3, 32, 32);
+            Tensor images = Tensors.randn(1, 3, 64, 64);
             assertThat(Tensors.toFloats(random.tokenizer().targets(images))).containsExactly(Tensors.toFloats(mvp.tokenizer().targets(images)));
         }
         RecipeSpec swapped = RecipeSpec.of("mvp").withLoss(LossPart.COSINE_MASKED).withMaskPatches(60);
@@ -114,13 +114,20 @@ class RecipesTest {
                 .hasMessage("--teacher /no/such/dino.pth: no such file (the DINO ViT weights (e.g. dino_vitbase16_pretrain.pth))");
         assertThatThrownBy(() -> Recipes.build(small("clip.safetensors"), RecipeSpec.of("maskfeat")))
                 .hasMessage("the hog tokenizer has no weights: drop --teacher clip.safetensors");
+        // a 4x4 grid: 78 of 196 scaled is 6 patches, below BEiT's 16-patch blocks
+        PretrainConfig grid4 = random.toBuilder().imageSize(32).build();
+        assertThatThrownBy(() -> Recipes.build(grid4, RecipeSpec.of("maskfeat"))).isInstanceOf(InvalidRecipeException.class)
+                .hasMessageStartingWith("blockwise masking of 6 patches on the 4x4 grid (--mask-patches 78 scaled) is below "
+                        + "BEiT's smallest block of 16 patches").hasMessageContaining("--masking beit-topup or --masking random");
+        assertThat(Recipes.build(grid4, RecipeSpec.of("maskfeat").withMasking(MaskingPart.BEIT_TOPUP)).masking().name()).contains("top-up on");
+        assertThat(Recipes.build(grid4, RecipeSpec.of("mvp")).masking().name()).startsWith("beit-blockwise"); // all patches compared
         assertThatThrownBy(() -> Recipes.build(random, RecipeSpec.of("maskfeat").withLoss(LossPart.CROSS_ENTROPY)))
                 .hasMessageStartingWith("--loss cross-entropy needs token ids, but the hog(");
         assertThatThrownBy(() -> Recipes.build(random, RecipeSpec.of("mvp").withLoss(LossPart.PIXEL_MSE)))
                 .hasMessageStartingWith("--loss pixel-mse (pixel-mse(per-patch normalised targets, masked patches)) cannot consume the clip-vit(");
         assertThatThrownBy(() -> Recipes.build(random, RecipeSpec.of("maskfeat").withMasking(MaskingPart.NONE)))
                 .hasMessageContaining("--loss mse compares masked patches only, but --masking none masks nothing");
-        assertThatThrownBy(() -> Recipes.build(small("random").toBuilder().patchSize(4).build(), RecipeSpec.of("maskfeat")))
+        assertThatThrownBy(() -> Recipes.build(small("random").toBuilder().patchSize(4).build(), RecipeSpec.of("maskfeat").withMasking(MaskingPart.RANDOM)))
                 .hasMessageContaining("cells of 8 pixels must tile a patch of 4 pixels");
         assertThat(Recipes.build(random, RecipeSpec.of("mvp").withMasking(MaskingPart.NONE)).masking().name()).isEqualTo("none");
     }
