@@ -33,8 +33,11 @@ public interface BatchSource extends AutoCloseable {
      * @param teacherView    float32 [B, 3, T, T] for the teacher, as {@code tokenizer.inputSpec()} says
      * @param mask           bool [B, N], {@code true} = masked
      * @param sampleIndices  the dataset index of each sample
+     * @param targets        the teacher's targets when the source has them (a {@link TargetCache}), else {@code null};
+     *                       {@code teacherView} is then {@code null} too
      */
-    record Item(int epoch, long batchInEpoch, Tensor studentView, Tensor teacherView, Tensor mask, int[] sampleIndices) {}
+    record Item(int epoch, long batchInEpoch, Tensor studentView, Tensor teacherView, Tensor mask, int[] sampleIndices,
+                Tensor targets) {}
 
     /** Opens a source at a position, for a fresh run ({@code 0, 0}) or a resumed one. */
     @FunctionalInterface
@@ -66,12 +69,31 @@ public interface BatchSource extends AutoCloseable {
      * once per sample, the student's and the teacher's view resampled from that crop, and the recipe's masks.
      */
     static Opener images(ImageDataset data, PretrainConfig config, Recipe recipe, Consumer<String> warnings) {
+        return images(data, config, recipe, warnings, null);
+    }
+
+    /**
+     * As {@link #images(ImageDataset, PretrainConfig, Recipe, Consumer)}, with the teacher's targets read from a
+     * cache instead of a teacher view; the crops are then {@link TargetCache#FIXED_CROP} without flips, the views
+     * the cache was made from.
+     */
+    static Opener images(ImageDataset data, PretrainConfig config, Recipe recipe, Consumer<String> warnings,
+                         TargetCache cache) {
+        return images(data, config, recipe, warnings, cache, cache != null);
+    }
+
+    /** As above; {@code fixedCrops} chooses {@link TargetCache#FIXED_CROP} without flips even without a cache. */
+    static Opener images(ImageDataset data, PretrainConfig config, Recipe recipe, Consumer<String> warnings,
+                         TargetCache cache, boolean fixedCrops) {
+        if (cache != null && !fixedCrops) throw new IllegalArgumentException("a teacher cache needs fixed crops");
         return (startEpoch, startBatch) -> {
-            List<ViewSpec> views = List.of(Pretrainer.studentView(config.imageSize()), recipe.tokenizer().inputSpec());
+            List<ViewSpec> views = cache != null ? List.of(Pretrainer.studentView(config.imageSize()))
+                    : List.of(Pretrainer.studentView(config.imageSize()), recipe.tokenizer().inputSpec());
             int workers = config.workers() > 0 ? config.workers() : Runtime.getRuntime().availableProcessors();
             LoaderConfig loaderConfig = LoaderConfig.defaults().withBatchSize(config.batchSize())
                     .withSeed(config.seed()).withThreads(workers, 2).withMaxBadFraction(config.maxBadFraction())
-                    .withAugmentation(RandomResizedCrop.pretraining(), 0.5).withStart(startEpoch, startBatch)
+                    .withAugmentation(fixedCrops ? TargetCache.FIXED_CROP : RandomResizedCrop.pretraining(),
+                            fixedCrops ? 0 : 0.5).withStart(startEpoch, startBatch)
                     .withWarnings(warnings);
             BatchLoader loader = BatchLoader.open(data, views, recipe.masking(), recipe.backbone().gridSize(), loaderConfig);
             return new BatchSource() {
@@ -81,7 +103,11 @@ public interface BatchSource extends AutoCloseable {
 
                 @Override public Item next() {
                     Batch b = loader.next();
-                    return new Item(b.epoch(), b.batchInEpoch(), b.view(0), b.view(1), b.mask(), b.sampleIndices());
+                    if (cache == null) {
+                        return new Item(b.epoch(), b.batchInEpoch(), b.view(0), b.view(1), b.mask(), b.sampleIndices(), null);
+                    }
+                    int[] indices = b.sampleIndices();
+                    return new Item(b.epoch(), b.batchInEpoch(), b.view(0), null, b.mask(), indices, cache.targets(indices));
                 }
 
                 @Override public long badFiles() {

@@ -182,12 +182,14 @@ public final class Pretrainer {
                             BatchSource.Item batch = batches.next();
                             waitNanos += System.nanoTime() - w0;
                             if (micro == 0) stepEpoch = batch.epoch();
-                            Tensor targets;
-                            try (NoGradGuard noGrad = new NoGradGuard();
-                                 Autocast autocast = Autocast.of(config.teacherPrecision())) {
-                                targets = recipe.tokenizer().targets(batch.teacherView());
+                            Tensor targets = batch.targets(); // from a TargetCache, if the source has one
+                            if (targets == null) {
+                                try (NoGradGuard noGrad = new NoGradGuard();
+                                     Autocast autocast = Autocast.of(config.teacherPrecision())) {
+                                    targets = recipe.tokenizer().targets(batch.teacherView());
+                                }
+                                if (config.teacherPrecision() != dev.mvp.api.Precision.FP32) targets = targets.to(ScalarType.Float);
                             }
-                            if (config.teacherPrecision() != dev.mvp.api.Precision.FP32) targets = targets.to(ScalarType.Float);
                             LossOutput out;
                             try (Autocast autocast = Autocast.of(config.precision())) {
                                 out = recipe.forwardWithTargets(batch.studentView(), targets, batch.mask());

@@ -110,7 +110,7 @@ public final class EngineBench {
             @Override public Item next() {
                 Held h = held.get((int) (next % held.size()));
                 Item item = new Item((int) (next / held.size()), next % held.size(), h.student(), h.teacher(), h.mask(),
-                        new int[0]);
+                        new int[0], null);
                 next++;
                 return item;
             }

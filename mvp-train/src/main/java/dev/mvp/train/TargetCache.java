@@ -1,0 +1,323 @@
+package dev.mvp.train;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.mvp.api.Tokenizer;
+import dev.mvp.api.Torch;
+import dev.mvp.data.BatchLoader;
+import dev.mvp.data.ImageDataset;
+import dev.mvp.data.LoaderConfig;
+import dev.mvp.data.RandomResizedCrop;
+import dev.mvp.masking.NoMasking;
+import dev.mvp.models.io.SafeTensorsFile;
+import dev.mvp.models.io.SafeTensorsWriter;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.NoGradGuard;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorVector;
+import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.function.Consumer;
+
+/**
+ * The teacher's targets of every image of a dataset, computed once and kept on disk, for users who pre-train many
+ * students against one teacher. Valid only when the teacher's view of an image never changes: with
+ * {@link #FIXED_CROP} (the central square of each image, no flip) instead of random crops; the masks may still
+ * change, since the teacher sees the unmasked view.
+ *
+ * <p>Layout of the cache folder:
+ * <pre>
+ * cache.json               identity and layout (below)
+ * probe.safetensors        the teacher's targets of a fixed pseudo-random probe batch
+ * shard-00000.safetensors  "indices" int64 [n] (dataset indices), "targets" [n, ...] (float32 or float16)
+ * </pre>
+ * {@code cache.json} names the teacher ({@link Tokenizer#name()}, its input view and target kind), the dataset
+ * (size, description, and a SHA-256 over each image's path relative to the folder and its size in index order),
+ * the crop, the dtype and the shards. {@link #open} refuses a cache whose teacher, view or dataset differ, and
+ * re-runs the teacher on the probe: a teacher with other weights under the same name is refused too.
+ *
+ * <p>{@link #targets(int[])} returns new float32 tensors in the caller's scope; the shards stay memory-mapped until
+ * {@link #close()}. Thread-compatible (one training thread).
+ */
+public final class TargetCache implements AutoCloseable {
+    /** The fixed augmentation: scale 1 and ratio 1 always fall back to the central square crop of the image. */
+    public static final RandomResizedCrop FIXED_CROP = new RandomResizedCrop(1, 1, 1, 1);
+    /** Its description in cache.json. */
+    static final String FIXED_CROP_NAME = "central square crop (RandomResizedCrop(1, 1, 1, 1)), no flip";
+    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+    private static final int FORMAT = 1;
+    private static final int PROBE_IMAGES = 2;
+    private static final double PROBE_TOLERANCE = 1e-4;
+
+    /** What cache.json holds. */
+    public record Manifest(int format, String teacher, String teacherInput, String targets, int imageSize,
+                           String crop, long images, String dataset, String datasetSha256, String dtype,
+                           int imagesPerShard, List<String> shards) {}
+
+    private final Path dir;
+    private final Manifest manifest;
+    private final List<SafeTensorsFile> files = new ArrayList<>();
+    private final List<Tensor> shardTargets = new ArrayList<>();
+    private final int[] shardOf;
+    private final int[] rowOf;
+
+    private TargetCache(Path dir, Manifest manifest) {
+        this.dir = dir;
+        this.manifest = manifest;
+        this.shardOf = new int[Math.toIntExact(manifest.images())];
+        this.rowOf = new int[shardOf.length];
+        Arrays.fill(shardOf, -1);
+        for (int s = 0; s < manifest.shards().size(); s++) {
+            SafeTensorsFile f = SafeTensorsFile.open(dir.resolve(manifest.shards().get(s)));
+            files.add(f);
+            shardTargets.add(f.tensor("targets")); // long-lived views of the mapping, freed by close()
+            long[] indices;
+            try (PointerScope scope = new PointerScope()) {
+                Tensor t = f.tensor("indices").contiguous();
+                indices = new long[(int) t.numel()];
+                t.data_ptr_long().get(indices);
+            }
+            for (int r = 0; r < indices.length; r++) {
+                int i = Math.toIntExact(indices[r]);
+                if (i < 0 || i >= shardOf.length || shardOf[i] >= 0) {
+                    throw new IllegalArgumentException("teacher cache " + dir + ": shard " + manifest.shards().get(s)
+                            + " holds image index " + i + " twice or out of range [0, " + shardOf.length + ")");
+                }
+                shardOf[i] = s;
+                rowOf[i] = r;
+            }
+        }
+        for (int i = 0; i < shardOf.length; i++) {
+            if (shardOf[i] < 0) throw new IllegalArgumentException("teacher cache " + dir + " has no targets for image " + i);
+        }
+    }
+
+    /** The cache folder. */
+    public Path dir() {
+        return dir;
+    }
+
+    public Manifest manifest() {
+        return manifest;
+    }
+
+    /** Images cached. */
+    public long size() {
+        return manifest.images();
+    }
+
+    /**
+     * The cached targets of the given dataset indices: a new float32 tensor [B, ...] (the teacher's target shape) in
+     * the caller's scope.
+     */
+    public Tensor targets(int[] indices) {
+        TensorVector rows = new TensorVector();
+        for (int i : indices) {
+            if (i < 0 || i >= shardOf.length) {
+                throw new IndexOutOfBoundsException("image index " + i + " not in the teacher cache of " + shardOf.length);
+            }
+            rows.push_back(shardTargets.get(shardOf[i]).select(0, rowOf[i]));
+        }
+        return torch.stack(rows).to(ScalarType.Float);
+    }
+
+    @Override public void close() {
+        for (Tensor t : shardTargets) t.close();
+        shardTargets.clear();
+        for (SafeTensorsFile f : files) f.close();
+        files.clear();
+    }
+
+    /** Opens a valid cache, or builds it (see {@link #build}) when the folder holds none. */
+    public static TargetCache openOrBuild(Path dir, Tokenizer teacher, ImageDataset data, boolean half, int workers,
+                                          Consumer<String> progress) {
+        if (Files.isRegularFile(dir.resolve("cache.json"))) return open(dir, teacher, data);
+        return build(dir, teacher, data, half, workers, progress);
+    }
+
+    /**
+     * Opens a cache after checking that it was made by this teacher (name, view, targets, and its targets of the
+     * probe batch to 1e-4) for this dataset (size and fingerprint).
+     *
+     * @throws IllegalArgumentException one line naming the cache and what differs
+     */
+    public static TargetCache open(Path dir, Tokenizer teacher, ImageDataset data) {
+        Path file = dir.resolve("cache.json");
+        Manifest m;
+        try {
+            m = JSON.readValue(file.toFile(), Manifest.class);
+        } catch (IOException e) {
+            throw new IllegalArgumentException("teacher cache " + dir + ": cannot read cache.json: " + e.getMessage(), e);
+        }
+        String where = "teacher cache " + dir + " ";
+        require(m.format() == FORMAT, where + "has format " + m.format() + ", this library reads " + FORMAT);
+        require(m.teacher().equals(teacher.name()), where + "was made by teacher '" + m.teacher() + "', not '" + teacher.name() + "'");
+        require(m.teacherInput().equals(teacher.inputSpec().toString()), where + "was made for teacher input "
+                + m.teacherInput() + ", not " + teacher.inputSpec());
+        require(m.targets().equals(teacher.targetSpec().toString()), where + "holds targets " + m.targets() + ", the teacher makes "
+                + teacher.targetSpec());
+        require(m.crop().equals(FIXED_CROP_NAME), where + "was made with crop '" + m.crop() + "'");
+        require(m.images() == data.size(), where + "holds " + m.images() + " images, the dataset " + data.size()
+                + " (" + data.describe() + ")");
+        String fingerprint = fingerprint(data);
+        require(m.datasetSha256().equals(fingerprint), where + "was made for another dataset (its files or sizes differ: "
+                + m.dataset() + ")");
+        try (SafeTensorsFile probeFile = SafeTensorsFile.open(dir.resolve("probe.safetensors"));
+             PointerScope scope = new PointerScope()) {
+            Tensor expected = probeFile.tensor("targets");
+            Tensor actual = probeTargets(teacher, m.imageSize());
+            double diff = actual.sub(expected).abs().max().item_double();
+            require(diff <= PROBE_TOLERANCE, where + "was made by a teacher with other weights: its targets of the probe"
+                    + " batch differ by " + diff + " (> " + PROBE_TOLERANCE + ")");
+        }
+        return new TargetCache(dir, m);
+    }
+
+    /**
+     * Runs the teacher once over every image of the dataset, each cropped by {@link #FIXED_CROP} and prepared as
+     * {@code teacher.inputSpec()} says, and writes the shards, the probe and cache.json (last: a folder without it is
+     * no cache). Returns the opened cache.
+     *
+     * @param half store the targets as float16 (half the disk; targets rounded to about 3 significant digits)
+     */
+    public static TargetCache build(Path dir, Tokenizer teacher, ImageDataset data, boolean half, int workers,
+                                    Consumer<String> progress) {
+        Torch.init();
+        int imagesPerShard = 4096, chunk = 32;
+        int n = data.size();
+        List<String> shards = new ArrayList<>();
+        try {
+            Files.createDirectories(dir);
+            Files.deleteIfExists(dir.resolve("cache.json"));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot create teacher cache " + dir + ": " + e.getMessage(), e);
+        }
+        // batches of one image: an epoch visits every image exactly once (nothing is dropped); they are stacked
+        // into chunks for the teacher
+        LoaderConfig loaderConfig = LoaderConfig.defaults().withBatchSize(1).withSeed(0).withThreads(Math.max(1, workers), 8)
+                .withMaxBadFraction(0).withAugmentation(FIXED_CROP, 0).withWarnings(progress);
+        long started = System.nanoTime();
+        try (BatchLoader loader = BatchLoader.open(data, List.of(teacher.inputSpec()), new NoMasking(), teacher.gridSize(), loaderConfig)) {
+            List<Tensor> shardRows = new ArrayList<>();
+            List<Long> shardIndices = new ArrayList<>();
+            int done = 0;
+            while (done < n) {
+                try (PointerScope scope = new PointerScope()) {
+                    int size = Math.min(chunk, n - done);
+                    TensorVector images = new TensorVector();
+                    long[] indices = new long[size];
+                    for (int k = 0; k < size; k++) {
+                        var batch = loader.next();
+                        images.push_back(batch.view(0).clone()); // the clone lets the loader reuse its buffer
+                        batch.view(0).close();
+                        batch.mask().close();
+                        indices[k] = batch.sampleIndices()[0];
+                    }
+                    Tensor targets;
+                    try (NoGradGuard noGrad = new NoGradGuard()) {
+                        targets = teacher.targets(torch.cat(images));
+                    }
+                    Tensor stored = (half ? targets.to(ScalarType.Half) : targets).contiguous();
+                    for (int k = 0; k < size; k++) {
+                        Tensor row = stored.select(0, k).clone();
+                        row.retainReference(); // outlives this scope until its shard is written
+                        shardRows.add(row);
+                        shardIndices.add(indices[k]);
+                    }
+                    done += size;
+                }
+                if (shardRows.size() >= imagesPerShard || done == n) {
+                    String name = String.format("shard-%05d.safetensors", shards.size());
+                    writeShard(dir.resolve(name), shardRows, shardIndices);
+                    for (Tensor t : shardRows) t.releaseReference();
+                    shardRows.clear();
+                    shardIndices.clear();
+                    shards.add(name);
+                    progress.accept(String.format("teacher cache: %d of %d images (%.0f s)", done, n,
+                            (System.nanoTime() - started) / 1e9));
+                }
+            }
+        }
+        int imageSize = teacher.inputSpec().size();
+        try (PointerScope scope = new PointerScope()) {
+            SafeTensorsWriter.write(dir.resolve("probe.safetensors"), Map.of("targets", probeTargets(teacher, imageSize)));
+        }
+        Manifest m = new Manifest(FORMAT, teacher.name(), teacher.inputSpec().toString(), teacher.targetSpec().toString(),
+                imageSize, FIXED_CROP_NAME, n, data.describe(), fingerprint(data), half ? "float16" : "float32",
+                imagesPerShard, shards);
+        try {
+            Checkpoints.writeAtomically(dir.resolve("cache.json"), JSON.writeValueAsString(m) + "\n");
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write " + dir.resolve("cache.json") + ": " + e.getMessage(), e);
+        }
+        return new TargetCache(dir, m);
+    }
+
+    private static void writeShard(Path file, List<Tensor> rows, List<Long> indices) {
+        try (PointerScope scope = new PointerScope()) {
+            TensorVector v = new TensorVector();
+            for (Tensor t : rows) v.push_back(t);
+            long[] idx = indices.stream().mapToLong(Long::longValue).toArray();
+            Map<String, Tensor> tensors = new LinkedHashMap<>();
+            tensors.put("targets", torch.stack(v));
+            tensors.put("indices", dev.mvp.api.Tensors.ofLongs(idx, idx.length));
+            SafeTensorsWriter.write(file, tensors, Map.of("format", "mvp-teacher-cache"));
+        }
+    }
+
+    /** The teacher's float32 targets of a fixed pseudo-random batch (Java's SplittableRandom, so the same everywhere). */
+    private static Tensor probeTargets(Tokenizer teacher, int imageSize) {
+        SplittableRandom rng = new SplittableRandom(0x70726F6265L);
+        float[] pixels = new float[PROBE_IMAGES * 3 * imageSize * imageSize];
+        for (int i = 0; i < pixels.length; i++) pixels[i] = (float) (rng.nextDouble() * 4 - 2);
+        Tensor images = dev.mvp.api.Tensors.ofFloats(pixels, PROBE_IMAGES, 3, imageSize, imageSize);
+        try (NoGradGuard noGrad = new NoGradGuard()) {
+            return teacher.targets(images).to(ScalarType.Float).contiguous();
+        }
+    }
+
+    /** SHA-256 over each image's path (relative to the common root when possible) and size, in index order. */
+    static String fingerprint(ImageDataset data) {
+        try {
+            MessageDigest sha = MessageDigest.getInstance("SHA-256");
+            Path root = data.size() == 0 ? null : data.path(0).toAbsolutePath().getParent();
+            for (int i = 0; i < data.size(); i++) {
+                Path p = data.path(i).toAbsolutePath();
+                while (root != null && !p.startsWith(root)) root = root.getParent();
+            }
+            for (int i = 0; i < data.size(); i++) {
+                Path p = data.path(i).toAbsolutePath();
+                String rel = root == null ? p.toString() : root.relativize(p).toString();
+                long size;
+                try {
+                    size = Files.size(p);
+                } catch (IOException e) {
+                    size = -1;
+                }
+                sha.update((rel + "\u0000" + size + "\n").getBytes(StandardCharsets.UTF_8));
+            }
+            return HexFormat.of().formatHex(sha.digest());
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static void require(boolean ok, String message) {
+        if (!ok) throw new IllegalArgumentException(message);
+    }
+}

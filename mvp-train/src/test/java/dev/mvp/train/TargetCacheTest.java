@@ -1,0 +1,136 @@
+package dev.mvp.train;
+
+import dev.mvp.api.Recipe;
+import dev.mvp.api.TargetSpec;
+import dev.mvp.api.ViewSpec;
+import dev.mvp.api.Tokenizer;
+import dev.mvp.data.ImageDataset;
+import dev.mvp.data.ImageFolder;
+import dev.mvp.testing.TensorAssert;
+import dev.mvp.testing.TestPaths;
+import dev.mvp.tokenizers.ClipTokenizer;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.NoGradGuard;
+import org.bytedeco.pytorch.Tensor;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.within;
+
+/** Teacher targets cached once for a dataset (24 CIFAR-10 images, the random CLIP teacher at 32x32). */
+@Tag("e2e")
+class TargetCacheTest {
+
+    private static Path images(Path dir, int count) throws Exception {
+        Path cat = Files.createDirectories(dir.resolve("cat"));
+        try (var files = Files.list(TestPaths.sharedData().resolve("cifar10/test/cat"))) {
+            for (Path f : files.sorted().limit(count).toList()) Files.copy(f, cat.resolve(f.getFileName()));
+        }
+        return dir;
+    }
+
+    private static PretrainConfig config(Path data, Path out) {
+        return PretrainConfig.builder(data, out).imageSize(32).patchSize(8).batchSize(4).steps(4).warmupSteps(1)
+                .lr(1e-3).threads(2).workers(2).checkpointEveryEpochs(0).build();
+    }
+
+    private static List<StepMetrics> run(PretrainConfig config, TargetCache cache, boolean fixedCrops) {
+        List<StepMetrics> steps = new ArrayList<>();
+        Recipe recipe = Recipes.mvp(config);
+        RunListener listener = new RunListener() {
+            @Override public void step(StepMetrics m, long total) {
+                steps.add(m);
+            }
+        };
+        Pretrainer.run(config, recipe, BatchSource.images(ImageFolder.open(config.data()), config, recipe,
+                listener::warning, cache, fixedCrops), null, listener, Pretrainer.Faults.NONE);
+        return steps;
+    }
+
+    @Test
+    void cachedTargetsAreTheTeachersAndTrainTheSameWay(@TempDir Path tmp) throws Exception {
+        Path data = images(tmp.resolve("data"), 24);
+        PretrainConfig config = config(data, tmp.resolve("run"));
+        ImageDataset dataset = ImageFolder.open(data);
+        Tokenizer teacher = Recipes.teacher(config);
+        List<String> progress = new ArrayList<>();
+        try (TargetCache cache = TargetCache.build(tmp.resolve("cache"), teacher, dataset, false, 2, progress::add)) {
+            assertThat(cache.size()).isEqualTo(24);
+            assertThat(progress).last().asString().contains("24 of 24");
+            assertThat(tmp.resolve("cache/cache.json")).isRegularFile();
+
+            // the cached targets of a fixed-crop batch are the teacher's targets of that batch's teacher view
+            Recipe recipe = Recipes.mvp(config);
+            try (BatchSource source = BatchSource.images(dataset, config, recipe, s -> {}, null, true).open(0, 0);
+                 PointerScope scope = new PointerScope()) {
+                for (int b = 0; b < 3; b++) {
+                    BatchSource.Item item = source.next();
+                    Tensor expected;
+                    try (NoGradGuard g = new NoGradGuard()) {
+                        expected = teacher.targets(item.teacherView());
+                    }
+                    Tensor cached = cache.targets(item.sampleIndices());
+                    assertThat(TensorAssert.maxAbsDiff(cached, expected)).as("batch " + b).isLessThan(1e-5);
+                }
+            }
+            List<StepMetrics> withCache = run(config, cache, true);
+            List<StepMetrics> withTeacher = run(config.toBuilder().out(tmp.resolve("run2")).build(), null, true);
+            assertThat(withCache).hasSize(4);
+            for (int i = 0; i < 4; i++) {
+                assertThat(withCache.get(i).loss()).as("loss at step " + (i + 1))
+                        .isCloseTo(withTeacher.get(i).loss(), within(1e-5));
+            }
+        }
+        // reopening checks the teacher and the dataset
+        try (TargetCache again = TargetCache.openOrBuild(tmp.resolve("cache"), teacher, dataset, false, 2, progress::add)) {
+            assertThat(again.size()).isEqualTo(24);
+        }
+        ClipTokenizer seed1 = ClipTokenizer.random(1, 32, 8);
+        assertThatThrownBy(() -> TargetCache.open(tmp.resolve("cache"), seed1, dataset))
+                .hasMessageContaining(tmp.resolve("cache").toString()).hasMessageContaining("was made by teacher");
+        // other weights under the same name: the probe batch tells them apart
+        Tokenizer impostor = new Tokenizer() {
+            @Override public String name() { return teacher.name(); }
+            @Override public ViewSpec inputSpec() { return seed1.inputSpec(); }
+            @Override public TargetSpec targetSpec() { return seed1.targetSpec(); }
+            @Override public int gridSize() { return seed1.gridSize(); }
+            @Override public Tensor targets(Tensor images) { return seed1.targets(images); }
+        };
+        assertThatThrownBy(() -> TargetCache.open(tmp.resolve("cache"), impostor, dataset))
+                .hasMessageContaining(tmp.resolve("cache").toString()).hasMessageContaining("other weights");
+        Files.copy(TestPaths.sharedData().resolve("cifar10/test/dog/0000.jpg"), data.resolve("cat/zz-extra.jpg"));
+        assertThatThrownBy(() -> TargetCache.open(tmp.resolve("cache"), teacher, ImageFolder.open(data)))
+                .hasMessageContaining("24 images, the dataset 25");
+        Files.delete(data.resolve("cat/zz-extra.jpg"));
+        Path first = Files.list(data.resolve("cat")).sorted().findFirst().orElseThrow();
+        Files.write(first, Files.readAllBytes(TestPaths.sharedData().resolve("cifar10/test/dog/0000.jpg")));
+        assertThatThrownBy(() -> TargetCache.open(tmp.resolve("cache"), teacher, ImageFolder.open(data)))
+                .hasMessageContaining("another dataset");
+    }
+
+    @Test
+    void halfPrecisionCachesRoundTheTargetsOnly(@TempDir Path tmp) throws Exception {
+        Path data = images(tmp.resolve("data"), 8);
+        PretrainConfig config = config(data, tmp.resolve("run"));
+        ImageDataset dataset = ImageFolder.open(data);
+        Tokenizer teacher = Recipes.teacher(config);
+        try (TargetCache full = TargetCache.build(tmp.resolve("fp32"), teacher, dataset, false, 1, s -> {});
+             TargetCache half = TargetCache.build(tmp.resolve("fp16"), teacher, dataset, true, 1, s -> {});
+             PointerScope scope = new PointerScope()) {
+            assertThat(half.manifest().dtype()).isEqualTo("float16");
+            int[] all = {0, 1, 2, 3, 4, 5, 6, 7};
+            Tensor a = full.targets(all), b = half.targets(all);
+            double scale = a.abs().max().item_double();
+            double diff = TensorAssert.maxAbsDiff(a, b);
+            assertThat(diff).isPositive().isLessThan(scale * 1e-3);
+        }
+    }
+}
