@@ -76,6 +76,13 @@ final class ConsoleProgress implements RunListener {
         if (bar != null) bar.resume();
     }
 
+    @Override public void message(String line) {
+        if (bar != null) bar.pause();
+        out.println("mvp pretrain: " + line);
+        out.flush();
+        if (bar != null) bar.resume();
+    }
+
     @Override public void finished(RunSummary summary) {
         if (bar != null) bar.close();
     }

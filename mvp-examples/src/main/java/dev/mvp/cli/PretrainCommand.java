@@ -214,6 +214,21 @@ final class PretrainCommand implements Callable<Integer> {
                     + "and logged); the latest checkpoint is then the last good one.")
     int maxNonFinite;
 
+    @Option(names = "--augmentation", paramLabel = "random|fixed", defaultValue = "random",
+            description = "random: BEiT's RandomResizedCrop(0.08, 1) and flips, new every epoch; fixed: the central "
+                    + "square of each image, no flip (masks still vary), as a teacher cache needs.")
+    PretrainConfig.Augmentation augmentation;
+
+    @Option(names = "--teacher-cache", paramLabel = "DIR",
+            description = "Teacher targets computed once per image into DIR (safetensors shards) and read from there "
+                    + "instead of running the teacher; built on first use, then checked against the teacher and the "
+                    + "data. Needs --augmentation fixed.")
+    Path teacherCache;
+
+    @Option(names = "--teacher-cache-float16",
+            description = "Store a newly built teacher cache in float16 (half the disk, targets rounded).")
+    boolean teacherCacheFloat16;
+
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
@@ -322,7 +337,8 @@ final class PretrainCommand implements Callable<Integer> {
                 .dropPath(dropPath).layerScale(layerScale).precision(precision).teacherPrecision(teacherPrecision)
                 .seed(seed).threads(threads).workers(workers).checkpointEvery(checkpointEvery)
                 .checkpointEveryEpochs(checkpointEveryEpochs).keepCheckpoints(keepCheckpoints)
-                .maxConsecutiveNonFinite(maxNonFinite).maxBadFraction(maxBadFraction);
+                .maxConsecutiveNonFinite(maxNonFinite).maxBadFraction(maxBadFraction).augmentation(augmentation)
+                .teacherCache(teacherCache).teacherCacheFloat16(teacherCacheFloat16);
         if (maskPatches != null) b.maskPatches(maskPatches);
         if (baseLr != null) b.baseLr(baseLr);
         if (warmupEpochs != null) b.warmupEpochs(warmupEpochs);
@@ -389,6 +405,9 @@ final class PretrainCommand implements Callable<Integer> {
         if (given.hasMatchedOption("--keep-checkpoints")) b.keepCheckpoints(keepCheckpoints);
         if (given.hasMatchedOption("--max-bad-fraction")) b.maxBadFraction(maxBadFraction);
         if (given.hasMatchedOption("--max-non-finite")) b.maxConsecutiveNonFinite(maxNonFinite);
+        if (given.hasMatchedOption("--augmentation")) b.augmentation(augmentation);
+        if (given.hasMatchedOption("--teacher-cache")) b.teacherCache(teacherCache);
+        if (given.hasMatchedOption("--teacher-cache-float16")) b.teacherCacheFloat16(teacherCacheFloat16);
     }
 
     private static PretrainConfig readSaved(Path configJson) {

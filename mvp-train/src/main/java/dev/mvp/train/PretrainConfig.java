@@ -66,6 +66,10 @@ import java.util.Objects;
  * @param recipe               the recipe: a paper's preset and any part swapped ({@link Recipes#build(PretrainConfig)});
  *                             {@code null} for MVP's. Its mask count is kept equal to {@code maskPatches}: an override
  *                             exactly when {@code maskPatches} differs from the preset's
+ * @param augmentation         random crops and flips (BEiT's), or fixed central crops (what a teacher cache needs)
+ * @param teacherCache         a {@link TargetCache} folder (built on first use, validated after), or {@code null} to
+ *                             run the teacher every step
+ * @param teacherCacheFloat16  store a newly built cache's targets as float16 (half the disk)
  */
 public record PretrainConfig(Path data, String teacher, String model, int imageSize, int patchSize, int maskPatches,
                              int batchSize, int accumSteps, long steps, int epochs, double lr, double baseLr,
@@ -74,7 +78,16 @@ public record PretrainConfig(Path data, String teacher, String model, int imageS
                              Double layerScale, Precision precision, Precision teacherPrecision, long seed, Path out,
                              int threads, int workers, long checkpointEvery, int checkpointEveryEpochs,
                              int keepCheckpoints, int maxConsecutiveNonFinite, double maxBadFraction,
-                             RecipeSpec recipe) {
+                             RecipeSpec recipe, Augmentation augmentation, Path teacherCache,
+                             boolean teacherCacheFloat16) {
+
+    /** How each sample is cropped. */
+    public enum Augmentation {
+        /** BEiT's: RandomResizedCrop(0.08, 1), flipped with probability 0.5; a new crop every epoch. */
+        RANDOM,
+        /** The central square of each image, never flipped ({@link TargetCache#FIXED_CROP}); masks still vary. */
+        FIXED
+    }
 
     // Defaults. Scale-free values are the paper's (MVP Sec. 4.1, BEiT's pre-training recipe); the others make the
     // embedded default run: ViT-Ti at 112x112 with 16x16 patches (a 7x7 grid), a few minutes on 2 CPU cores.
@@ -135,6 +148,9 @@ public record PretrainConfig(Path data, String teacher, String model, int imageS
         require(keepCheckpoints >= 1, "--keep-checkpoints must be at least 1");
         require(maxConsecutiveNonFinite >= 1, "--max-non-finite must be at least 1, got " + maxConsecutiveNonFinite);
         require(maxBadFraction >= 0 && maxBadFraction <= 1, "--max-bad-fraction must be in [0, 1]");
+        if (augmentation == null) augmentation = Augmentation.RANDOM;
+        require(teacherCache == null || augmentation == Augmentation.FIXED, "--teacher-cache needs --augmentation fixed:"
+                + " the targets of random crops change every epoch");
         if (recipe == null) recipe = RecipeSpec.of(RecipeSpec.Preset.MVP);
         recipe = recipe.withMaskPatches(maskPatches == recipe.preset().maskPatches ? null : maskPatches);
     }
@@ -205,6 +221,7 @@ public record PretrainConfig(Path data, String teacher, String model, int imageS
         m.put("teacher-precision", teacherPrecision.name());
         m.put("seed", Long.toString(seed));
         m.put("recipe", recipe.name());
+        m.put("augmentation", augmentation.name());
         return m;
     }
 
@@ -252,6 +269,9 @@ public record PretrainConfig(Path data, String teacher, String model, int imageS
         private int maxConsecutiveNonFinite = DEFAULT_MAX_CONSECUTIVE_NON_FINITE;
         private double maxBadFraction = DEFAULT_MAX_BAD_FRACTION;
         private RecipeSpec recipe = null;
+        private Augmentation augmentation = Augmentation.RANDOM;
+        private Path teacherCache = null;
+        private boolean teacherCacheFloat16 = false;
 
         private Builder(Path data, Path out) {
             this.data = data;
@@ -268,6 +288,7 @@ public record PretrainConfig(Path data, String teacher, String model, int imageS
             threads = c.threads; workers = c.workers; checkpointEvery = c.checkpointEvery;
             checkpointEveryEpochs = c.checkpointEveryEpochs; keepCheckpoints = c.keepCheckpoints;
             maxConsecutiveNonFinite = c.maxConsecutiveNonFinite; maxBadFraction = c.maxBadFraction; recipe = c.recipe;
+            augmentation = c.augmentation; teacherCache = c.teacherCache; teacherCacheFloat16 = c.teacherCacheFloat16;
         }
 
         public Builder data(Path v) { data = v; return this; }
@@ -313,6 +334,10 @@ public record PretrainConfig(Path data, String teacher, String model, int imageS
         public Builder keepCheckpoints(int v) { keepCheckpoints = v; return this; }
         public Builder maxConsecutiveNonFinite(int v) { maxConsecutiveNonFinite = v; return this; }
         public Builder maxBadFraction(double v) { maxBadFraction = v; return this; }
+        public Builder augmentation(Augmentation v) { augmentation = v; return this; }
+        /** A teacher cache folder (needs {@link Augmentation#FIXED}); {@code null} for none. */
+        public Builder teacherCache(Path v) { teacherCache = v; return this; }
+        public Builder teacherCacheFloat16(boolean v) { teacherCacheFloat16 = v; return this; }
         /**
          * The recipe (a preset and swapped parts); also sets the mask count to the recipe's (its override, else its
          * preset's), so call {@link #maskPatches} after this to choose another.
@@ -330,7 +355,8 @@ public record PretrainConfig(Path data, String teacher, String model, int imageS
                     steps, epochs, lr, baseLr, minLr, weightDecay, weightDecayEnd == null ? weightDecay : weightDecayEnd,
                     warmupSteps, warmupEpochs, clipGrad, beta1, beta2, dropPath, layerScale, precision,
                     teacherPrecision, seed, out, threads, workers, checkpointEvery, checkpointEveryEpochs,
-                    keepCheckpoints, maxConsecutiveNonFinite, maxBadFraction, r);
+                    keepCheckpoints, maxConsecutiveNonFinite, maxBadFraction, r, augmentation, teacherCache,
+                    teacherCacheFloat16);
         }
     }
 }

@@ -85,8 +85,19 @@ public final class Pretrainer {
      */
     public static RunSummary run(PretrainConfig config, Recipe recipe, ImageDataset data, Path resumeFrom,
                                  RunListener listener) {
-        return run(config, recipe, BatchSource.images(data, config, recipe, listener::warning), resumeFrom, listener,
-                Faults.NONE);
+        boolean fixed = config.augmentation() == PretrainConfig.Augmentation.FIXED;
+        if (config.teacherCache() == null) {
+            return run(config, recipe, BatchSource.images(data, config, recipe, listener::warning, null, fixed),
+                    resumeFrom, listener, Faults.NONE);
+        }
+        int workers = config.workers() > 0 ? config.workers() : Runtime.getRuntime().availableProcessors();
+        try (TargetCache cache = TargetCache.openOrBuild(config.teacherCache(), recipe.tokenizer(), data,
+                config.teacherCacheFloat16(), workers, listener::message)) {
+            listener.message("teacher targets from the cache " + cache.dir() + " (" + cache.size() + " images, "
+                    + cache.manifest().dtype() + ")");
+            return run(config, recipe, BatchSource.images(data, config, recipe, listener::warning, cache, true),
+                    resumeFrom, listener, Faults.NONE);
+        }
     }
 
     /** As {@link #run(PretrainConfig, Recipe, ImageDataset, Path, RunListener)} with any batch source and faults. */

@@ -12,5 +12,8 @@ public interface RunListener {
 
     default void warning(String line) {}
 
+    /** Progress of work besides the steps (e.g. building a teacher cache). */
+    default void message(String line) {}
+
     default void finished(RunSummary summary) {}
 }
