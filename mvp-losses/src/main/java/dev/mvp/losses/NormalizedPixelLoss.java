@@ -16,7 +16,9 @@ import org.bytedeco.pytorch.global.torch;
  * normalised by its own mean and unbiased variance: {@code (t - mean) / (var + 1e-6) ** .5}.
  *
  * <p>Predictions [B, 1 + N, P] (the CLS row is not used), targets float [B, N, P] patchified pixels (P = p * p * 3),
- * as a pixel tokenizer with {@code TargetSpec.Features(P, false)} produces. Metric {@code mse}: the loss itself.
+ * as a pixel tokenizer with {@code TargetSpec.Features(P, false)} produces. Metric {@code cosine}: the mean cosine
+ * between predicted and target patches (normalised when {@code normPixLoss}) on the masked patches, eps 1e-8, so that
+ * every loss logs the cosine or accuracy it implies (the loss itself is the MSE).
  */
 public final class NormalizedPixelLoss implements Loss {
     private static final String NAME = "NormalizedPixelLoss";
@@ -63,7 +65,8 @@ public final class NormalizedPixelLoss implements Loss {
                 wanted = wanted.sub(mean).div(var.add(Tensors.scalar(EPS)).sqrt());
             }
             Tensor loss = torch.mse_loss(predicted, wanted, torch.Reduction.Mean.value);
-            return new LossOutput(loss, LossInputs.metric(loss), "mse");
+            Tensor cosine = torch.cosine_similarity(predicted.detach(), wanted, 1, 1e-8).mean();
+            return new LossOutput(loss, LossInputs.metric(cosine), "cosine");
         });
     }
 }

@@ -27,9 +27,12 @@ class NormalizedPixelLossTest extends ScopedTest {
     void matchesMaesForwardLoss() {
         LossOutput normalised = compute(NormalizedPixelLoss.mae(), PRED, PIXELS);
         assertThat(normalised.value().item_double()).isCloseTo(1.409581509379, within(1e-11));
-        assertThat(normalised.metricName()).isEqualTo("mse");
-        assertThat(normalised.metric().item_double()).isCloseTo(1.409581509379, within(1e-7));
-        assertThat(compute(new NormalizedPixelLoss(false), PRED, PIXELS).value().item_double()).isCloseTo(1.1625, within(1e-12));
+        assertThat(normalised.metricName()).isEqualTo("cosine");
+        assertThat(normalised.metric().item_double()).isCloseTo(0.188834666089, within(1e-7));
+        assertThat(normalised.metric().requires_grad()).isFalse();
+        LossOutput raw = compute(new NormalizedPixelLoss(false), PRED, PIXELS);
+        assertThat(raw.value().item_double()).isCloseTo(1.1625, within(1e-12));
+        assertThat(raw.metric().item_double()).isCloseTo(0.141029234448, within(1e-7));
     }
 
     @Test
