@@ -7,6 +7,8 @@ import dev.mvp.eval.BackboneFiles;
 import dev.mvp.eval.Results;
 import dev.mvp.eval.SegmentationMetrics;
 import dev.mvp.eval.segment.LinearSegmenter;
+import dev.mvp.eval.segment.Segmenter;
+import dev.mvp.eval.segment.UperNetSegmenter;
 import dev.mvp.eval.segment.SegConfig;
 import dev.mvp.eval.segment.SegInference;
 import dev.mvp.eval.segment.SegTrainer;
@@ -26,13 +28,14 @@ import java.time.format.DateTimeFormatter;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
-/** {@code mvp segment}: semantic segmentation on ADE20K-format data with a light linear head, scored by mmseg's mIoU. */
+/** {@code mvp segment}: semantic segmentation on ADE20K-format data (light head or UperNet), scored by mmseg's mIoU. */
 @Command(name = "segment", mixinStandardHelpOptions = true, showDefaultValues = true, sortOptions = false,
         description = {
-                "Semantic segmentation: a light head (LayerNorm + linear per patch, bilinear upsampling) on a ViT backbone,",
-                "trained on ADE20K-format data (images/<split>/*.jpg, annotations/<split>/*.png; label 0 ignored, 150 classes)",
-                "and scored with mmsegmentation's mean IoU (sliding-window or whole-image inference). The paper's",
-                "UperNet head is not implemented. Writes results.json (mIoU, mAcc, aAcc, per-class IoU) and head weights."})
+                "Semantic segmentation on a ViT backbone with a light head (LayerNorm + linear per patch, for small runs) or",
+                "UperNet (BEiT's multi-level neck + mmseg's UPerHead, the paper's head: --head upernet --channels 768",
+                "--img-size 512 --iters 160000 --batch-size 16 --train-backbone), trained on ADE20K-format data",
+                "(images/<split>/*.jpg, annotations/<split>/*.png; label 0 ignored, 150 classes) and scored with",
+                "mmsegmentation's mean IoU (sliding-window or whole-image inference). Writes results.json and the weights."})
 final class SegmentCommand implements Callable<Integer> {
 
     @Option(names = "--backbone", paramLabel = "FILE|DIR", required = true,
@@ -59,6 +62,17 @@ final class SegmentCommand implements Callable<Integer> {
 
     @Option(names = "--max-val", paramLabel = "N", defaultValue = "0", description = "Evaluate only the first N pairs (0: all).")
     int maxVal;
+
+    @Option(names = "--head", paramLabel = "linear|upernet", defaultValue = "linear",
+            description = "Segmentation head: the light linear head, or UperNet (BEiT/MVP).")
+    String head;
+
+    @Option(names = "--channels", paramLabel = "N", defaultValue = "768", description = "UperNet's channels (BEiT ViT-B: 768).")
+    int channels;
+
+    @Option(names = "--out-indices", paramLabel = "I", split = ",",
+            description = "UperNet's four blocks (0-based; default BEiT's 3,5,7,11 for depth 12, 7,11,15,23 for 24, else quarter ends).")
+    int[] outIndices;
 
     @Option(names = "--iters", paramLabel = "N", defaultValue = "1000", description = "Training iterations (BEiT/MVP UperNet: 160000).")
     int iters;
@@ -121,6 +135,10 @@ final class SegmentCommand implements Callable<Integer> {
             throw new Main.UsageException("--num-classes must be >= 1 and the counts >= 0");
         }
         if (!Files.exists(backbone)) throw new Main.UsageException("--backbone " + backbone + ": no such file or folder");
+        if (!head.equals("linear") && !head.equals("upernet")) throw new Main.UsageException("--head must be linear or upernet, got " + head);
+        if (head.equals("upernet") && batchSize < 2) throw new Main.UsageException("--head upernet needs --batch-size >= 2 (its BatchNorms)");
+        if (channels < 1) throw new Main.UsageException("--channels must be >= 1, got " + channels);
+        if (outIndices != null && outIndices.length != 4) throw new Main.UsageException("--out-indices needs 4 blocks, got " + outIndices.length);
         Path dir = outDir != null ? outDir : Path.of(System.getProperty("mvp.home", "."), "runs",
                 "segment-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
         SegmentationData train = SegmentationData.open(data, trainSplit, numClasses, !noReduce).first(maxTrain);
@@ -130,11 +148,15 @@ final class SegmentCommand implements Callable<Integer> {
         torch.manual_seed(seed);
         BackboneFiles.Loaded loaded = BackboneFiles.load(backbone, new BackboneFiles.Options(heads, imageSize, 0));
         long t0 = System.nanoTime();
-        try (LinearSegmenter model = new LinearSegmenter(loaded.model(), numClasses)) {
+        try (Segmenter model = head.equals("upernet")
+                ? new UperNetSegmenter(loaded.model(), numClasses, channels,
+                        outIndices != null ? outIndices : UperNetSegmenter.defaultIndices(loaded.model().config().depth()))
+                : new LinearSegmenter(loaded.model(), numClasses)) {
             int s = model.backbone().imageSize();
             int windowStride = stride > 0 ? stride : Math.max(1, (int) Math.round(s * 2.0 / 3.0));
             out.println("mvp segment: " + model.backbone().description() + " from " + loaded.weightFile() + " ("
-                    + (trainBackbone ? "fine-tuned, layer decay " + layerDecay : "frozen") + "), linear head, " + numClasses + " classes");
+                    + (trainBackbone ? "fine-tuned, layer decay " + layerDecay : "frozen") + "), " + model.describe() + ", "
+                    + numClasses + " classes");
             out.println("mvp segment: train " + train.describe());
             out.println("mvp segment: val   " + val.describe());
             int every = Math.max(1, iters / 20);
@@ -155,7 +177,8 @@ final class SegmentCommand implements Callable<Integer> {
             ObjectNode json = Results.object();
             json.put("command", "segment");
             json.put("protocol", "mmsegmentation mean IoU (dataset-level intersection/union, classes absent from prediction "
-                    + "and ground truth skipped); light linear head");
+                    + "and ground truth skipped)");
+            json.put("head", model.describe());
             json.put("backbone", loaded.weightFile().toString());
             json.put("model", model.backbone().description());
             json.put("train", train.describe());
@@ -181,7 +204,7 @@ final class SegmentCommand implements Callable<Integer> {
             json.put("eval_seconds", evalSeconds);
             Files.createDirectories(dir);
             try (PointerScope scope = new PointerScope()) {
-                dev.mvp.models.io.SafeTensorsWriter.write(dir.resolve("segmenter.safetensors"), StateDict.of(model),
+                dev.mvp.models.io.SafeTensorsWriter.write(dir.resolve("segmenter.safetensors"), StateDict.of(model.module()),
                         Map.of("num_classes", Integer.toString(numClasses), "num_heads", Integer.toString(model.backbone().config().heads())));
             }
             Results.write(dir.resolve("results.json"), json);

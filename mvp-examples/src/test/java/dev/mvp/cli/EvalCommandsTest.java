@@ -188,5 +188,18 @@ class EvalCommandsTest {
         assertThat(j.path("per_class_iou")).hasSize(2);
         assertThat(j.path("mIoU").asDouble()).isGreaterThan(0.5);
         assertThat(out.resolve("segmenter.safetensors")).exists();
+
+        Path up = tmp.resolve("seg-upernet");
+        MainTest.Result u = mvp("segment", "--backbone", backbone.toString(), "--data", data.toString(), "--num-classes", "2",
+                "--head", "upernet", "--channels", "16", "--out-indices", "0,0,1,1", "--iters", "20", "--batch-size", "4",
+                "--lr", "2e-3", "--warmup-iters", "3", "--mode", "whole", "--threads", "1", "--workers", "1", "--out", up.toString());
+        assertThat(u.code()).as(u.err()).isZero();
+        JsonNode uj = json(up.resolve("results.json"));
+        assertThat(uj.path("head").asText()).startsWith("UperNet");
+        assertThat(uj.path("inference").asText()).isEqualTo("whole");
+        assertThat(uj.path("mIoU").isNumber()).isTrue();
+        MainTest.Result bad = mvp("segment", "--backbone", backbone.toString(), "--data", data.toString(), "--head", "upernet",
+                "--batch-size", "1");
+        assertThat(bad.code()).isEqualTo(2);
     }
 }

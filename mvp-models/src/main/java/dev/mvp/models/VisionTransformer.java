@@ -246,6 +246,32 @@ public final class VisionTransformer extends Module implements Backbone {
     }
 
     /**
+     * The token sequences leaving the given blocks (0-based, ascending; repeats allowed), without the final norm, as BEiT's
+     * segmentation backbone reads its multi-level features ({@code out_indices}): float32 [B, 1 + N, C] each, part of
+     * the autograd graph, in the caller's scope. Blocks after the last index are not run.
+     */
+    public List<Tensor> blockOutputs(Tensor images, int... indices) {
+        for (int i = 0; i < indices.length; i++) {
+            if (indices[i] < 0 || indices[i] >= blocks.size() || (i > 0 && indices[i] < indices[i - 1])) {
+                throw new IllegalArgumentException("block indices must be ascending in 0.." + (blocks.size() - 1) + ", got "
+                        + Arrays.toString(indices));
+            }
+        }
+        List<Tensor> out = new ArrayList<>();
+        if (indices.length == 0) return out;
+        Tensor x = embed(images, null);
+        Tensor shared = sharedBias();
+        for (int i = 0, next = 0; i <= indices[indices.length - 1]; i++) {
+            x = blocks.get(i).forward(x, shared);
+            while (next < indices.length && i == indices[next]) {
+                out.add(x);
+                next++;
+            }
+        }
+        return out;
+    }
+
+    /**
      * A new model for {@code imageSize} x {@code imageSize} images holding this one's weights, position embeddings
      * and relative position tables resampled to the new grid ({@link PositionResampling}, timm's style for the
      * absolute embedding).

@@ -20,7 +20,7 @@ import java.util.List;
  *
  * <p>Owns the backbone. Build outside any PointerScope.
  */
-public final class LinearSegmenter extends Module {
+public final class LinearSegmenter extends Module implements Segmenter {
     private final VisionTransformer backbone;
     /** Containers kept reachable: train()/eval() call back into them (docs/LIBTORCH-NOTES.md). */
     private final Module headModule;
@@ -48,16 +48,24 @@ public final class LinearSegmenter extends Module {
         }
     }
 
-    public VisionTransformer backbone() {
+    @Override public Module module() {
+        return this;
+    }
+
+    @Override public String describe() {
+        return "light head (LayerNorm + linear per patch, bilinear upsampling)";
+    }
+
+    @Override public VisionTransformer backbone() {
         return backbone;
     }
 
-    public int classes() {
+    @Override public int classes() {
         return classes;
     }
 
     /** Per-pixel class logits {@code [B, classes, S, S]} of images {@code [B, 3, S, S]}. */
-    public Tensor forward(Tensor images) {
+    @Override public Tensor forward(Tensor images) {
         return upsample(patchLogits(images), backbone.imageSize());
     }
 
@@ -78,7 +86,7 @@ public final class LinearSegmenter extends Module {
     }
 
     /** The head's parameters (lr scale 1, weight decay on the linear weight only), as handles of the module's own. */
-    public List<Param> headParams(double weightDecay) {
+    @Override public List<Param> headParams(double weightDecay) {
         return List.of(new Param("head.norm.weight", normWeight, 1, 0), new Param("head.norm.bias", normBias, 1, 0),
                 new Param("head.linear.weight", linear.weight(), 1, weightDecay), new Param("head.linear.bias", linear.bias(), 1, 0));
     }

@@ -29,7 +29,8 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 
 /**
- * Trains a {@link LinearSegmenter} and evaluates it with mmseg's mean IoU.
+ * Trains a {@link Segmenter} ({@link LinearSegmenter} or {@link UperNetSegmenter}) and evaluates it with mmseg's mean
+ * IoU.
  *
  * <p>Training crops follow mmseg's ADE20K pipeline in part: a random keep-ratio rescale by
  * {@code min(4S r / long, S r / short)} with r uniform in [minScale, maxScale], a random {@code S x S} crop (padded
@@ -48,8 +49,11 @@ public final class SegTrainer {
     }
 
     /** Trains in place; returns the mean loss of the last 10% of iterations. Call outside any PointerScope. */
-    public static double train(LinearSegmenter model, SegmentationData data, SegConfig config, int workers, Listener listener) {
+    public static double train(Segmenter model, SegmentationData data, SegConfig config, int workers, Listener listener) {
         Torch.init();
+        if (model instanceof UperNetSegmenter && config.batchSize() < 2) {
+            throw new IllegalArgumentException("UperNet's BatchNorms need at least 2 crops per batch in training, got " + config.batchSize());
+        }
         int s = model.backbone().imageSize(), depth = model.backbone().config().depth();
         List<Param> params = new ArrayList<>(model.headParams(config.weightDecay()));
         List<Param> backboneParams = List.of();
@@ -79,6 +83,7 @@ public final class SegTrainer {
                     ahead.add(pool.submit(() -> batch(data, config, s, it)));
                 }
                 double lr = config.lrAt(iter), loss;
+                model.module().train(true);
                 model.backbone().train(config.trainBackbone());
                 try (PointerScope scope = new PointerScope()) {
                     Tensor x = Tensors.ofFloats(b[0], config.batchSize(), 3, s, s);
@@ -185,9 +190,9 @@ public final class SegTrainer {
     /**
      * Evaluates {@code model} on every pair of {@code data} with mmseg's metric at the label maps' resolution.
      */
-    public static SegmentationMetrics evaluate(LinearSegmenter model, SegmentationData data, SegInference.Mode mode,
+    public static SegmentationMetrics evaluate(Segmenter model, SegmentationData data, SegInference.Mode mode,
                                                int stride, int batch, Progress progress) {
-        model.eval();
+        model.module().eval();
         int s = model.backbone().imageSize();
         SegmentationMetrics metrics = new SegmentationMetrics(data.numClasses(), SegmentationData.IGNORE);
         Resampler resampler = new Resampler();

@@ -81,4 +81,24 @@ class SegmentationE2ETest {
             assertThat(labelled).isEqualTo(6L * 80 * 56);
         }
     }
+
+    @Test
+    void upernetLearnsTheBlocksToo(@TempDir Path tmp) throws Exception {
+        Torch.init();
+        Torch.setThreads(1);
+        write(tmp, "training", 24, 1);
+        write(tmp, "validation", 6, 2);
+        SegmentationData train = SegmentationData.open(tmp, "training", 3, true);
+        SegmentationData val = SegmentationData.open(tmp, "validation", 3, true);
+        torch.manual_seed(0);
+        VisionTransformer vit = VisionTransformer.create(VitConfig.timm(64, 4, 4, 8).withImageSize(32));
+        try (UperNetSegmenter model = new UperNetSegmenter(vit, 3, 32, UperNetSegmenter.defaultIndices(4))) {
+            SegConfig config = new SegConfig(60, 4, 2e-3, 5, 0.01, false, 0.65, 0.5, 2.0, 0);
+            double loss = SegTrainer.train(model, train, config, 1, SegTrainer.Listener.NONE);
+            SegmentationMetrics slide = SegTrainer.evaluate(model, val, SegInference.Mode.SLIDE, 21, 4, Progress.NONE);
+            System.out.printf("upernet final loss %.4f slide mIoU %.4f aAcc %.4f%n", loss, slide.meanIoU(), slide.allAccuracy());
+            assertThat(loss).isLessThan(Math.log(3));
+            assertThat(slide.meanIoU()).isGreaterThan(0.6);
+        }
+    }
 }
