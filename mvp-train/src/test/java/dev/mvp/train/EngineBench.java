@@ -38,6 +38,9 @@ import java.util.Map;
  *       files, checkpoints every {@code --checkpoint-every} steps), read from its metrics.jsonl.</li>
  *   <li>{@code precision}: bare-loop step time and first-step loss with the student in fp32 and in bf16 autocast,
  *       and with the teacher in bf16 autocast too.</li>
+ *   <li>{@code micro}: the engine's own work inside a step, each part timed alone over many repetitions (setting the
+ *       learning rate and weight decay of both groups, re-seeding, the nested scope and guards, the metrics line,
+ *       the RSS read).</li>
  * </ul>
  */
 public final class EngineBench {
@@ -67,6 +70,7 @@ public final class EngineBench {
             case "memory" -> memory(config.toBuilder().checkpointEvery(Long.parseLong(o.get("--checkpoint-every"))).build(),
                     Integer.parseInt(o.get("--warmup")));
             case "precision" -> precision(config, Integer.parseInt(o.get("--warmup")));
+            case "micro" -> micro(config);
             default -> throw new IllegalArgumentException("unknown mode " + args[0]);
         }
         System.out.println("# load average after: " + loadAverage());
@@ -278,6 +282,48 @@ public final class EngineBench {
             System.out.printf(Locale.ROOT, "student %s teacher %s: median %.4f s/step (min %.4f), first-step loss %.6f, load %s%n",
                     p[0], p[1], median(t), min(t), loss[0], loadAverage());
         }
+    }
+
+    static void micro(PretrainConfig config) throws IOException {
+        Torch.setThreads(config.threads());
+        Recipe recipe = Recipes.mvp(config);
+        AdamW optimizer = Optimizers.adamW(ParameterGroups.of(Pretrainer.trainedModules(recipe)), 1e-3, 0.05, 0.9, 0.98);
+        Path out = config.out().resolve("micro");
+        Checkpoints.deleteRecursively(out);
+        StepMetrics m = new StepMetrics(1, 0, -0.5, 0.5, "cosine", 1e-3, 0.05, 2.0, false, 0, 100, 0.001, 0.1, 10, 400, 20);
+        int n = 20_000;
+        for (int round = 0; round < 2; round++) { // the first round warms up the JIT
+            double lrWd = timePerCall(n, () -> {
+                Optimizers.setLearningRate(optimizer, 1e-3);
+                Optimizers.setWeightDecay(optimizer, 0.05);
+            });
+            double seed = timePerCall(n, () -> torch.manual_seed(Seeds.mix(0, 7)));
+            double scopes = timePerCall(n, () -> {
+                try (PointerScope s = new PointerScope(); PointerScope micro = new PointerScope();
+                     NoGradGuard g = new NoGradGuard(); Autocast a = Autocast.of(Precision.FP32)) {
+                    // nothing: the cost of entering and leaving
+                }
+            });
+            double rss = timePerCall(n, Pretrainer.Memory::residentMiB);
+            double line;
+            try (RunFiles files = RunFiles.open(out, 0)) {
+                line = timePerCall(n, () -> files.append(m));
+            }
+            if (round == 1) {
+                System.out.printf(Locale.ROOT, "per step: lr + weight decay of both groups %.2f us, manual_seed %.2f us, "
+                                + "step and batch scopes + no-grad + autocast(fp32) %.2f us, metrics line %.2f us, RSS "
+                                + "read %.2f us; total %.1f us%n", lrWd, seed, scopes, line, rss,
+                        lrWd + seed + scopes + line + rss);
+            }
+        }
+        recipe.tokenizer().close();
+    }
+
+    /** Microseconds per call. */
+    static double timePerCall(int n, Runnable r) {
+        long t = System.nanoTime();
+        for (int i = 0; i < n; i++) r.run();
+        return (System.nanoTime() - t) / 1e3 / n;
     }
 
     static double median(double[] v) {
