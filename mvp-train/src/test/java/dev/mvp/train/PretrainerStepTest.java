@@ -31,7 +31,7 @@ class PretrainerStepTest {
 
     private static PretrainConfig.Builder small(Path out) {
         return PretrainConfig.builder(TestPaths.sharedData().resolve("cifar10/test"), out)
-                .imageSize(32).patchSize(8).batchSize(4).steps(4).warmupSteps(0).lr(1e-3).threads(2).workers(2);
+                .imageSize(32).patchSize(8).batchSize(4).steps(4).warmupSteps(0).lr(1e-3).threads(1).workers(1);
     }
 
     record Run(List<StepMetrics> steps, List<String> warnings, RunSummary summary) {}

@@ -22,7 +22,7 @@ class PretrainerTest {
 
     private static PretrainConfig.Builder small(Path out) {
         return PretrainConfig.builder(TestPaths.sharedData().resolve("cifar10/test"), out)
-                .imageSize(32).patchSize(8).batchSize(8).steps(20).warmupSteps(3).lr(1.5e-3).threads(2).workers(2);
+                .imageSize(32).patchSize(8).batchSize(8).steps(20).warmupSteps(3).lr(1.5e-3).threads(1).workers(1);
     }
 
     private static List<StepMetrics> run(PretrainConfig config, Path resume) {

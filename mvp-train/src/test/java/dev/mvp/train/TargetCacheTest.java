@@ -39,7 +39,7 @@ class TargetCacheTest {
 
     private static PretrainConfig config(Path data, Path out) {
         return PretrainConfig.builder(data, out).imageSize(32).patchSize(8).batchSize(4).steps(4).warmupSteps(1)
-                .lr(1e-3).threads(2).workers(2).checkpointEveryEpochs(0).build();
+                .lr(1e-3).threads(1).workers(1).checkpointEveryEpochs(0).build();
     }
 
     private static List<StepMetrics> run(PretrainConfig config, TargetCache cache, boolean fixedCrops) {
