@@ -6,7 +6,7 @@ torch < 2.0) on Debian's python3-torch, timed and measured like the Java worker.
     /usr/bin/python3 tools/bench/vit_step.py --width 192 --depth 12 --heads 3 --batch 8 --image 224 --threads 2
 
 A step: forward of the whole batch to every token after the final norm, loss = mean of squares, backward, gradients
-dropped (set to None). Prints one JSON line: per-step seconds, peak resident memory (VmHWM) and the resident memory
+dropped (set to None). Prints one JSON line: per-step seconds (wall and process CPU), peak resident memory (VmHWM) and the resident memory
 after torch was imported (the baseline the model and the step add to), the thread counts, the BLAS library the
 process mapped, and torch.__config__.show().
 """
@@ -28,6 +28,13 @@ def status_kib(field):
             if line.startswith(field + ":"):
                 return int(line.split()[1])
     return -1
+
+
+def cpu_seconds():
+    """CPU time of the whole process (all threads, user + system) from /proc/self/stat, as the Java worker reads it."""
+    with open("/proc/self/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / 100.0  # utime, stime in USER_HZ = 100
 
 
 def mapped_libraries(words):
@@ -68,15 +75,16 @@ def main():
 
     for _ in range(a.warmup):
         step()
-    times = []
+    times, cpu = [], []
     for _ in range(a.steps):
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), cpu_seconds()
         step()
         times.append(time.perf_counter() - start)
+        cpu.append(cpu_seconds() - cpu_start)
 
     print(json.dumps({
         "impl": "python", "torch": torch.__version__, "threads": torch.get_num_threads(),
-        "interop_threads": torch.get_num_interop_threads(), "seconds": times,
+        "interop_threads": torch.get_num_interop_threads(), "seconds": times, "cpu_seconds": cpu,
         "peak_rss_kib": status_kib("VmHWM"), "baseline_rss_kib": baseline,
         "blas": mapped_libraries(("blas", "mkl")), "config": torch.__config__.show(),
     }))

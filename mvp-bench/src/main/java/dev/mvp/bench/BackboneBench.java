@@ -81,11 +81,13 @@ public final class BackboneBench {
             }
         };
         for (int i = 0; i < warmup; i++) step.run();
-        List<Double> seconds = new ArrayList<>();
+        List<Double> seconds = new ArrayList<>(), cpu = new ArrayList<>();
         for (int i = 0; i < steps; i++) {
             long start = System.nanoTime();
+            double cpuStart = cpuSeconds();
             step.run();
             seconds.add((System.nanoTime() - start) / 1e9);
+            cpu.add(cpuSeconds() - cpuStart);
         }
         ObjectNode out = JSON.createObjectNode();
         out.put("impl", "java-" + kernel.name().toLowerCase(Locale.ROOT));
@@ -93,11 +95,27 @@ public final class BackboneBench {
         out.put("threads", torch.get_num_threads());
         out.put("interop_threads", torch.get_num_interop_threads());
         seconds.forEach(out.putArray("seconds")::add);
+        cpu.forEach(out.putArray("cpu_seconds")::add);
         out.put("peak_rss_kib", statusKib("VmHWM"));
         out.put("baseline_rss_kib", baseline);
         mappedLibraries().forEach(out.putArray("blas")::add);
         out.put("config", torch.show_config().getString());
         return out;
+    }
+
+    /**
+     * CPU time of the whole process (every thread, user + system) from /proc/self/stat, in seconds: with the wall
+     * time it shows how much of a step's CPU went to threads waiting for each other (spinning), and it is less
+     * disturbed than the wall time by other processes on a shared machine.
+     */
+    static double cpuSeconds() {
+        try {
+            String stat = Files.readString(Path.of("/proc/self/stat"));
+            String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+            return (Long.parseLong(f[11]) + Long.parseLong(f[12])) / 100.0;   // utime, stime; USER_HZ = 100 on Linux
+        } catch (IOException e) {
+            return Double.NaN;
+        }
     }
 
     private static long statusKib(String field) {
@@ -164,7 +182,8 @@ public final class BackboneBench {
                         JsonNode r = run(command, Integer.parseInt(common.get("threads")), policy);
                         byImpl.get(impl).add(r);
                         environment.putIfAbsent(impl, r);
-                        System.err.printf("  steps %s s, peak %d MiB%n", r.get("seconds"), r.get("peak_rss_kib").asLong() / 1024);
+                        System.err.printf("  steps %s s, CPU %s s, peak %d MiB%n", r.get("seconds"), r.get("cpu_seconds"),
+                                r.get("peak_rss_kib").asLong() / 1024);
                     }
                 }
                 results.put(model + " " + policy, byImpl);
@@ -216,17 +235,27 @@ public final class BackboneBench {
     /** All measured steps and the largest peak of one implementation on one model. */
     private static final class Measurement {
         final List<Double> seconds = new ArrayList<>();
+        final List<Double> cpu = new ArrayList<>();
         long peakKib;
         long baselineKib;
 
         void add(JsonNode r) {
             r.get("seconds").forEach(s -> seconds.add(s.asDouble()));
+            r.get("cpu_seconds").forEach(s -> cpu.add(s.asDouble()));
             peakKib = Math.max(peakKib, r.get("peak_rss_kib").asLong());
             baselineKib = Math.max(baselineKib, r.get("baseline_rss_kib").asLong());
         }
 
         double median() {
-            double[] s = seconds.stream().mapToDouble(Double::doubleValue).sorted().toArray();
+            return median(seconds);
+        }
+
+        double cpuMedian() {
+            return median(cpu);
+        }
+
+        private static double median(List<Double> values) {
+            double[] s = values.stream().mapToDouble(Double::doubleValue).sorted().toArray();
             return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
         }
 
@@ -239,13 +268,14 @@ public final class BackboneBench {
                                    Map<String, String> common, List<String> loads) {
         StringBuilder md = new StringBuilder();
         md.append("| model | OMP_WAIT_POLICY | implementation | step, median (s) | fastest (s) | time vs Python | "
-                + "peak RSS (MiB) | RSS added to the loaded library (MiB) |\n|---|---|---|---|---|---|---|---|\n");
+                + "CPU per step, median (s) | peak RSS (MiB) | RSS added to the loaded library (MiB) |\n"
+                + "|---|---|---|---|---|---|---|---|---|\n");
         results.forEach((cell, byImpl) -> {
             String[] modelPolicy = cell.split(" ");
             double python = byImpl.get("python").median();
-            byImpl.forEach((impl, m) -> md.append(String.format(Locale.ROOT, "| ViT-%s/16 | %s | %s | %.3f | %.3f | %.2f | %d | %d |%n",
+            byImpl.forEach((impl, m) -> md.append(String.format(Locale.ROOT, "| ViT-%s/16 | %s | %s | %.3f | %.3f | %.2f | %.2f | %d | %d |%n",
                     label(modelPolicy[0]), modelPolicy[1], impl, m.median(), m.min(), m.median() / python,
-                    m.peakKib / 1024, (m.peakKib - m.baselineKib) / 1024)));
+                    m.cpuMedian(), m.peakKib / 1024, (m.peakKib - m.baselineKib) / 1024)));
         });
         md.append(String.format(Locale.ROOT, "%nbatch %s, %sx%s, fp32, %s threads, %s measured steps per process after %s "
                         + "warm-up steps, %d processes per cell; machine load: %s%n",
