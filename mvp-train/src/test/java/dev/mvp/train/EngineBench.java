@@ -38,6 +38,7 @@ import java.util.Map;
  *       files, checkpoints every {@code --checkpoint-every} steps), read from its metrics.jsonl.</li>
  *   <li>{@code precision}: bare-loop step time and first-step loss with the student in fp32 and in bf16 autocast,
  *       and with the teacher in bf16 autocast too.</li>
+ *   <li>{@code threads}: bare-loop step time with 1 or 2 libtorch (OpenMP) threads and 1 or 2 OpenBLAS threads.</li>
  *   <li>{@code micro}: the engine's own work inside a step, each part timed alone over many repetitions (setting the
  *       learning rate and weight decay of both groups, re-seeding, the nested scope and guards, the metrics line,
  *       the RSS read).</li>
@@ -71,6 +72,7 @@ public final class EngineBench {
                     Integer.parseInt(o.get("--warmup")));
             case "precision" -> precision(config, Integer.parseInt(o.get("--warmup")));
             case "micro" -> micro(config);
+            case "threads" -> threads(config);
             default -> throw new IllegalArgumentException("unknown mode " + args[0]);
         }
         System.out.println("# load average after: " + loadAverage());
@@ -268,6 +270,27 @@ public final class EngineBench {
     }
 
     static void precision(PretrainConfig config, int warmup) {
+        Torch.setThreads(config.threads());
+        for (int n : new int[] {192, 768, 1024}) {
+            try (PointerScope scope = new PointerScope()) {
+                Tensor x = dev.mvp.api.Tensors.randn(n, n), y = dev.mvp.api.Tensors.randn(n, n);
+                Tensor xb = x.to(ScalarType.BFloat16), yb = y.to(ScalarType.BFloat16);
+                int reps = n <= 192 ? 200 : 10;
+                for (int w = 0; w < 2; w++) {
+                    x.matmul(y);
+                    xb.matmul(yb);
+                }
+                double fp32 = timePerCall(reps, () -> x.matmul(y)) / 1e3; // ms
+                double bf16 = timePerCall(reps, () -> xb.matmul(yb)) / 1e3;
+                double autocast;
+                try (Autocast a = Autocast.of(Precision.BF16)) {
+                    torch.linear(x, y);
+                    autocast = timePerCall(reps, () -> torch.linear(x, y)) / 1e3;
+                }
+                System.out.printf(Locale.ROOT, "matmul %dx%d: fp32 %.2f ms, bf16 %.2f ms, linear under bf16 autocast %.2f ms%n",
+                        n, n, fp32, bf16, autocast);
+            }
+        }
         List<Held> held = holdBatches(config, 8);
         int steps = (int) config.steps();
         Precision[][] settings = {{Precision.FP32, Precision.FP32}, {Precision.BF16, Precision.FP32},
@@ -317,6 +340,38 @@ public final class EngineBench {
             }
         }
         recipe.tokenizer().close();
+    }
+
+    static void threads(PretrainConfig config) {
+        List<Held> held = holdBatches(config, 4);
+        Recipe recipe = Recipes.mvp(config);
+        ParameterGroups groups = ParameterGroups.of(Pretrainer.trainedModules(recipe));
+        AdamW optimizer = Optimizers.adamW(groups, config.lr(), config.weightDecay(), config.beta1(), config.beta2());
+        TensorVector parameters = new TensorVector();
+        for (Tensor t : groups.all()) parameters.push_back(t);
+        int steps = (int) config.steps();
+        for (int[] c : new int[][] {{1, 1}, {2, 1}, {1, 2}, {2, 2}, {1, 1}}) {
+            torch.set_num_threads(c[0]);
+            org.bytedeco.openblas.global.openblas.blas_set_num_threads(c[1]);
+            double[] t = new double[steps];
+            for (int s = 0; s < steps; s++) {
+                long t0 = System.nanoTime();
+                try (PointerScope scope = new PointerScope()) {
+                    Held b = held.get(s % held.size());
+                    optimizer.zero_grad();
+                    Tensor targets;
+                    try (NoGradGuard g = new NoGradGuard()) {
+                        targets = recipe.tokenizer().targets(b.teacher());
+                    }
+                    recipe.forwardWithTargets(b.student(), targets, b.mask()).value().backward();
+                    torch.clip_grad_norm_(parameters, config.clipGrad());
+                    optimizer.step();
+                }
+                t[s] = (System.nanoTime() - t0) / 1e9;
+            }
+            System.out.printf(Locale.ROOT, "libtorch threads %d, OpenBLAS threads %d: median %.3f s/step (min %.3f), load %s%n",
+                    c[0], c[1], median(t), min(t), loadAverage());
+        }
     }
 
     /** Microseconds per call. */
