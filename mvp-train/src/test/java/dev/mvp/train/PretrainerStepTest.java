@@ -68,12 +68,12 @@ class PretrainerStepTest {
 
     @Test
     void accumulatedSmallBatchesEqualOneLargeBatch(@TempDir Path tmp) {
-        // the loader draws each sample's crop, flip and mask from (seed, epoch, position), so the 8 images of a step
+        // the loader draws each sample's crop, flip and mask from (seed, epoch, position), so the 32 images of a step
         // are the same whatever the batch size; MVP's loss averages a fixed number of tokens per image
-        PretrainConfig large = small(tmp.resolve("b8")).batchSize(8).accumSteps(1).steps(3).weightDecayEnd(0.2).build();
+        PretrainConfig large = small(tmp.resolve("b32")).batchSize(32).accumSteps(1).steps(3).weightDecayEnd(0.2).build();
         Run one = run(large, null, Pretrainer.Faults.NONE);
-        Run two = run(large.toBuilder().out(tmp.resolve("b4x2")).batchSize(4).accumSteps(2).build(), null, Pretrainer.Faults.NONE);
-        Run four = run(large.toBuilder().out(tmp.resolve("b2x4")).batchSize(2).accumSteps(4).build(), null, Pretrainer.Faults.NONE);
+        Run two = run(large.toBuilder().out(tmp.resolve("b16x2")).batchSize(16).accumSteps(2).build(), null, Pretrainer.Faults.NONE);
+        Run four = run(large.toBuilder().out(tmp.resolve("b8x4")).batchSize(8).accumSteps(4).build(), null, Pretrainer.Faults.NONE);
 
         for (Run r : List.of(two, four)) {
             assertThat(r.steps()).hasSize(3);
@@ -87,12 +87,11 @@ class PretrainerStepTest {
                 assertThat(b.weightDecay()).isEqualTo(a.weightDecay());
             }
         }
-        double diff2 = maxWeightDiff(Checkpoints.resolve(large.out()), Checkpoints.resolve(tmp.resolve("b4x2")));
-        double diff4 = maxWeightDiff(Checkpoints.resolve(large.out()), Checkpoints.resolve(tmp.resolve("b2x4")));
-        System.out.printf("max |weight diff| after 3 steps: 4x2 %.3e, 2x4 %.3e%n", diff2, diff4);
+        double diff2 = maxWeightDiff(Checkpoints.resolve(large.out()), Checkpoints.resolve(tmp.resolve("b16x2")));
+        double diff4 = maxWeightDiff(Checkpoints.resolve(large.out()), Checkpoints.resolve(tmp.resolve("b8x4")));
+        System.out.printf("max |weight diff| after 3 steps: 16x2 %.3e, 8x4 %.3e%n", diff2, diff4);
         // AdamW divides each element's update by that element's own gradient scale, so where a gradient is nearly 0
-        // the float32 rounding of a different summation order moves the update by up to the lr itself; measured here:
-        // 1.5e-5 and 1.3e-5 at lr 1e-3 (the losses above agree to 1e-7)
+        // the float32 rounding of a different summation order moves the update by up to the lr itself
         assertThat(diff2).isLessThan(0.05 * large.lr());
         assertThat(diff4).isLessThan(0.05 * large.lr());
 
