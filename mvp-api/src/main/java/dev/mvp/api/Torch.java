@@ -6,6 +6,11 @@ import org.bytedeco.pytorch.global.torch;
 import java.io.File;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
 
 /**
  * Boots libtorch once per JVM, safely, and sets its thread count.
@@ -20,6 +25,8 @@ import java.io.UncheckedIOException;
  *       its own copy: two OpenMP runtimes in one process. We load libtorch's {@code libgomp.so.1} first so that
  *       both bind the same one.</li>
  * </ul>
+ * It also makes libgomp's idle threads wait passively unless {@code OMP_WAIT_POLICY} is set (see
+ * {@code preferPassiveOpenMpWaiting}).
  */
 public final class Torch {
     private static volatile boolean loaded;
@@ -31,6 +38,7 @@ public final class Torch {
         if (loaded) return;
         synchronized (Torch.class) {
             if (loaded) return;
+            preferPassiveOpenMpWaiting();
             try {
                 // the CPU jar keeps its libraries under <platform>/, the GPU jar under <platform>-gpu/
                 for (String extension : new String[] {"", "-gpu"}) {
@@ -47,6 +55,27 @@ public final class Torch {
             }
             Loader.load(torch.class);
             loaded = true;
+        }
+    }
+
+    /**
+     * Sets {@code OMP_WAIT_POLICY=PASSIVE} in the process environment, unless the user set a policy, before libgomp
+     * is loaded (it reads the variable once, then). With libgomp's default, its idle workers spin after every
+     * parallel region and take the cores OpenBLAS's threads need for the matmuls that follow: a ViT-Ti/16 training
+     * step (batch 8, 2 threads on 2 cores) took 2.0-2.4 s instead of 0.53-0.62 s (docs/BENCHMARKS.md, Backbone).
+     * Set {@code OMP_WAIT_POLICY=ACTIVE} to get spinning back on machines with cores to spare.
+     */
+    private static void preferPassiveOpenMpWaiting() {
+        try {
+            Linker linker = Linker.nativeLinker();
+            MethodHandle setenv = linker.downcallHandle(linker.defaultLookup().find("setenv").orElseThrow(),
+                    FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
+            try (Arena arena = Arena.ofConfined()) {
+                // overwrite = 0: a policy set by the user stays; setenv copies the strings
+                int ignored = (int) setenv.invokeExact(arena.allocateFrom("OMP_WAIT_POLICY"), arena.allocateFrom("PASSIVE"), 0);
+            }
+        } catch (Throwable e) {
+            // no setenv (not a POSIX libc): libgomp keeps its default policy, which is only slower
         }
     }
 

@@ -23,6 +23,21 @@ class TorchTest {
     }
 
     @Test
+    void openMpWaitsPassivelyUnlessTheUserChoseAPolicy() throws Throwable {
+        Torch.init();
+        // the process environment as native code sees it (System.getenv is a copy taken at JVM start)
+        java.lang.foreign.Linker linker = java.lang.foreign.Linker.nativeLinker();
+        java.lang.invoke.MethodHandle getenv = linker.downcallHandle(linker.defaultLookup().find("getenv").orElseThrow(),
+                java.lang.foreign.FunctionDescriptor.of(java.lang.foreign.ValueLayout.ADDRESS, java.lang.foreign.ValueLayout.ADDRESS));
+        try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+            java.lang.foreign.MemorySegment value = (java.lang.foreign.MemorySegment) getenv.invokeExact(arena.allocateFrom("OMP_WAIT_POLICY"));
+            String expected = System.getenv("OMP_WAIT_POLICY") != null ? System.getenv("OMP_WAIT_POLICY") : "PASSIVE";
+            assertThat(value.address()).as("OMP_WAIT_POLICY is set").isNotZero();
+            assertThat(value.reinterpret(64).getString(0)).isEqualTo(expected);
+        }
+    }
+
+    @Test
     void rejectsShapeThatDoesNotFitTheData() {
         assertThatThrownBy(() -> Tensors.ofFloats(new float[3], 2, 2))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("[2, 2]");
