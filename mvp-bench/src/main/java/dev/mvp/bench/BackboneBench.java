@@ -36,8 +36,9 @@ import java.util.TreeSet;
  *                         [--impls python,java-matmul,java-sdpa]
  * </pre>
  * Every cell is measured under each OpenMP wait policy listed: {@code default} leaves {@code OMP_WAIT_POLICY} unset
- * (libgomp's threads then spin after each parallel region, competing on a small machine with OpenBLAS's own
- * threads, which run the matmuls), {@code passive} sets it to PASSIVE in both the Java and the Python process.
+ * (what a user gets: Python's libgomp threads then spin after each parallel region, competing on a small machine
+ * with OpenBLAS's own threads, which run the matmuls, while {@code Torch.init} makes the Java process's libgomp
+ * passive), {@code passive} sets it to PASSIVE in both processes (like for like).
  * A step: forward of the batch to every token after the final norm, loss = mean of squares, backward, gradients
  * dropped. Rounds alternate the order of the implementations to spread background load over all of them; the
  * step time reported is the median over all measured steps. Peak memory is the process's VmHWM, reported with the
