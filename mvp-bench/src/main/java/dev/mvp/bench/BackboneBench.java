@@ -73,6 +73,7 @@ public final class BackboneBench {
         long baseline = statusKib("VmRSS");
         torch.manual_seed(0);
         VitConfig config = VitConfig.preset(opts.get("model"), 16).withImageSize(image).withAttention(kernel);
+        if (opts.getOrDefault("layout", "timm").equals("beit")) config = config.beitPretraining().withDropPath(0);
         VisionTransformer vit = VisionTransformer.create(config);
         Tensor images = Tensors.randn(batch, 3, image, image);
         Runnable step = () -> {

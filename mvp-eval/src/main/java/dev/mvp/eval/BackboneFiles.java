@@ -306,7 +306,7 @@ public final class BackboneFiles {
         if (width % heads != 0) throw new IllegalArgumentException("width " + width + " of " + w.path()
                 + " is not divisible by " + heads + " heads");
         return new VitConfig(grid * patchSize, patchSize, width, depth, heads, mlpRatio, bias, 1e-6,
-                layerScale ? 0.1 : 0, rel, absolute, 0, pooling, 0, VitConfig.AttentionKernel.MATMUL);
+                layerScale ? 0.1 : 0, rel, absolute, 0, pooling, 0, VitConfig.AttentionKernel.SDPA);
     }
 
     private static int metadataHeads(Weights w) {

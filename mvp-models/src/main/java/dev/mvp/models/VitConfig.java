@@ -82,8 +82,10 @@ public record VitConfig(int imageSize, int patchSize, int width, int depth, int 
     }
 
     /**
-     * The attention kernel. {@link #MATMUL} is the default: on the 2-core AVX2 CPU this project is developed on, the
-     * explicit path was faster for forward+backward (docs/BENCHMARKS.md, section Backbone, has the figures).
+     * The attention kernel. {@link #SDPA} is the default: on the 2-core AVX-512 CPU this project is measured on, it
+     * was faster for forward+backward than the explicit path at batch 8, 224x224 (ViT-Ti/16 0.539 vs 0.654 s, ViT-B/16
+     * 5.10 vs 5.42 s; with BEiT's relative position bias as the mask, ViT-B/16 5.15 vs 5.30 s, ViT-Ti/16 even) and it
+     * keeps less memory; docs/BENCHMARKS.md, section Backbone, has the figures. Both give the same values to 1e-5.
      */
     public enum AttentionKernel {
         /** {@code softmax(q k^T * scale + bias) v} with explicit matmuls, as timm's non-fused path and BEiT. */
@@ -140,7 +142,7 @@ public record VitConfig(int imageSize, int patchSize, int width, int depth, int 
     /** timm's plain ViT of the given size at 224x224. */
     public static VitConfig timm(int width, int depth, int heads, int patchSize) {
         return new VitConfig(224, patchSize, width, depth, heads, 4.0, QkvBias.QKV, 1e-6, 0, RelativePosition.NONE,
-                true, 0, Pooling.CLS, 0, AttentionKernel.MATMUL);
+                true, 0, Pooling.CLS, 0, AttentionKernel.SDPA);
     }
 
     /**

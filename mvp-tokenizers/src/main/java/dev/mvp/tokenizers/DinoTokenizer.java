@@ -185,7 +185,7 @@ public final class DinoTokenizer implements Tokenizer {
         int imageSize = options.imageSize() > 0 ? options.imageSize() : grid * patch;
         VitConfig.QkvBias bias = weights.contains(prefix + "blocks.0.attn.qkv.bias") ? VitConfig.QkvBias.QKV : VitConfig.QkvBias.NONE;
         return new VitConfig(imageSize, patch, width, depth, heads, fc1[0] / (double) width, bias, LAYER_NORM_EPS, 0,
-                VitConfig.RelativePosition.NONE, true, 0, VitConfig.Pooling.CLS, 0, VitConfig.AttentionKernel.MATMUL);
+                VitConfig.RelativePosition.NONE, true, 0, VitConfig.Pooling.CLS, 0, VitConfig.AttentionKernel.SDPA);
     }
 
     /** e.g. {@code dino-vit(width 768, depth 12, heads 12, patch 16, image 224) from dino_vitbase16_pretrain.pth}. */
