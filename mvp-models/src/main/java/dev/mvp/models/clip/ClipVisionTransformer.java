@@ -64,6 +64,12 @@ public final class ClipVisionTransformer extends Module {
     private final LayerNorm lnPost;
     /** [width, outputDim], or null for a tower without projection. */
     private final Tensor proj;
+    /**
+     * The plain container modules ({@code conv1}, {@code transformer}, {@code resblocks}), held so that their Java
+     * objects stay reachable: libtorch calls back into a Java-made module for {@code train()}/{@code eval()}, and one
+     * that was garbage-collected makes that call fail with a NullPointerException (docs/LIBTORCH-NOTES.md).
+     */
+    private final List<Module> containers = new ArrayList<>();
 
     private ClipVisionTransformer(ClipVisionConfig config) {
         Torch.init();
@@ -74,16 +80,16 @@ public final class ClipVisionTransformer extends Module {
         this.config = config;
         int w = config.width(), p = config.patchSize();
         double eps = config.layerNormEps();
-        conv1 = parameter(register_module("conv1", new Module()), "weight", w, 3, p, p);
+        conv1 = parameter(keep(containers, register_module("conv1", new Module())), "weight", w, 3, p, p);
         classEmbedding = parameter(this, "class_embedding", w);
         positionalEmbedding = parameter(this, "positional_embedding", 1 + config.numPatches(), w);
         lnPre = register_module("ln_pre", new LayerNorm(w, eps));
-        Module resblocks = new Module();
+        Module resblocks = keep(containers, new Module());
         for (int i = 0; i < config.layers(); i++) {
             blocks.add(resblocks.register_module(Integer.toString(i),
                     new ResidualAttentionBlock(w, config.heads(), eps, config.activation())));
         }
-        register_module("transformer", new Module()).register_module("resblocks", resblocks);
+        keep(containers, register_module("transformer", new Module())).register_module("resblocks", resblocks);
         lnPost = register_module("ln_post", new LayerNorm(w, eps));
         proj = config.hasProjection() ? parameter(this, "proj", w, config.outputDim()) : null;
 
@@ -227,22 +233,23 @@ public final class ClipVisionTransformer extends Module {
         private final Tensor cProjWeight;
         private final Tensor cProjBias;
         private final LayerNorm ln2;
+        private final List<Module> containers = new ArrayList<>();
 
         ResidualAttentionBlock(int width, int heads, double eps, ClipVisionConfig.Activation activation) {
             this.heads = heads;
             this.activation = activation;
-            Module attn = register_module("attn", new Module());
+            Module attn = keep(containers, register_module("attn", new Module()));
             inProjWeight = parameter(attn, "in_proj_weight", 3L * width, width);
             inProjBias = parameter(attn, "in_proj_bias", 3L * width);
-            Module outProj = attn.register_module("out_proj", new Module());
+            Module outProj = keep(containers, attn.register_module("out_proj", new Module()));
             outProjWeight = parameter(outProj, "weight", width, width);
             outProjBias = parameter(outProj, "bias", width);
             ln1 = register_module("ln_1", new LayerNorm(width, eps));
-            Module mlp = register_module("mlp", new Module());
-            Module cFc = mlp.register_module("c_fc", new Module());
+            Module mlp = keep(containers, register_module("mlp", new Module()));
+            Module cFc = keep(containers, mlp.register_module("c_fc", new Module()));
             cFcWeight = parameter(cFc, "weight", 4L * width, width);
             cFcBias = parameter(cFc, "bias", 4L * width);
-            Module cProj = mlp.register_module("c_proj", new Module());
+            Module cProj = keep(containers, mlp.register_module("c_proj", new Module()));
             cProjWeight = parameter(cProj, "weight", width, 4L * width);
             cProjBias = parameter(cProj, "bias", width);
             ln2 = register_module("ln_2", new LayerNorm(width, eps));
@@ -320,6 +327,12 @@ public final class ClipVisionTransformer extends Module {
     }
 
     /** A zero float32 parameter registered on {@code owner} (keep this handle, not register_parameter's). */
+    /** Adds {@code m} to {@code kept} and returns it (see {@link #containers}). */
+    private static Module keep(List<Module> kept, Module m) {
+        kept.add(m);
+        return m;
+    }
+
     private static Tensor parameter(Module owner, String name, long... shape) {
         Tensor t = torch.zeros(shape);
         owner.register_parameter(name, t, false);
