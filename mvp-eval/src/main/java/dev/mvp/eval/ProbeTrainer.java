@@ -57,54 +57,24 @@ public final class ProbeTrainer {
      */
     public static Result train(FeatureSet train, FeatureSet val, ProbeConfig config, Listener listener, LinearProbe[] probeOut) {
         Torch.init();
-        int classes = Math.max(train.numClasses(), val.numClasses());
         for (int l : train.labels()) {
             if (l < 0) throw new IllegalArgumentException("the training features include unlabelled images (label -1)");
         }
-        torch.manual_seed(config.seed());
-        LinearProbe probe = new LinearProbe(train.dim(), classes);
-        Optimizer optimizer = config.optimizer() == ProbeConfig.OptimizerKind.LARS
-                ? new Lars(probe.params(config.weightDecay()), config.momentum(), 0.001)
-                : new Sgd(probe.params(config.weightDecay()), config.momentum());
         int n = train.size();
         int batch = Math.min(config.batchSize(), n);
-        int steps = n / batch;
         int[] labels = train.labels();
-        List<Epoch> history = new ArrayList<>();
-        int bestEpoch = -1;
-        double bestTop1 = -1;
-        try {
-            for (int epoch = 0; epoch < config.epochs(); epoch++) {
-                int[] order = permutation(n, config.seed(), epoch);
-                double lossSum = 0, lr = 0;
-                for (int it = 0; it < steps; it++) {
-                    lr = config.lrAt(epoch + (double) it / steps);
-                    try (PointerScope scope = new PointerScope()) {
-                        long[] idx = new long[batch], y = new long[batch];
-                        for (int i = 0; i < batch; i++) {
-                            idx[i] = order[it * batch + i];
-                            y[i] = labels[order[it * batch + i]];
-                        }
-                        Tensor x = train.features().index_select(0, Tensors.ofLongs(idx, batch));
-                        lossSum += probe.trainStep(x, Tensors.ofLongs(y, batch), optimizer, lr);
-                    }
-                }
-                double[] acc = probe.evaluate(val, 1024);
-                Epoch e = new Epoch(epoch + 1, lossSum / steps, lr, acc[0], acc[1]);
-                history.add(e);
-                if (acc[0] > bestTop1) {
-                    bestTop1 = acc[0];
-                    bestEpoch = epoch + 1;
-                }
-                listener.epoch(e);
+        int[][] order = new int[1][];
+        BatchSource source = (epoch, it) -> {
+            if (it == 0) order[0] = permutation(n, config.seed(), epoch);
+            long[] idx = new long[batch], y = new long[batch];
+            for (int i = 0; i < batch; i++) {
+                idx[i] = order[0][it * batch + i];
+                y[i] = labels[order[0][it * batch + i]];
             }
-        } finally {
-            optimizer.close();
-            if (probeOut != null && probeOut.length > 0) probeOut[0] = probe;
-            else probe.close();
-        }
-        Epoch last = history.get(history.size() - 1);
-        return new Result(last.top1(), last.top5(), bestEpoch, bestTop1, steps, history);
+            return new Tensor[] {train.features().index_select(0, Tensors.ofLongs(idx, batch)), Tensors.ofLongs(y, batch)};
+        };
+        return run(train.dim(), Math.max(train.numClasses(), val.numClasses()), n / batch, source, val, config,
+                listener, probeOut);
     }
 
     /**
@@ -116,32 +86,48 @@ public final class ProbeTrainer {
     public static Result trainAugmented(FeatureExtractor extractor, ImageDataset train, FeatureSet val, ProbeConfig config,
                                         int workers, Listener listener, LinearProbe[] probeOut) {
         Torch.init();
-        int classes = Math.max(train.classes().size(), val.numClasses());
         if (val.dim() != extractor.dim()) {
             throw new IllegalArgumentException("validation features have dimension " + val.dim() + ", the extractor gives " + extractor.dim());
         }
+        int size = extractor.transform().size();
+        int batch = Math.min(config.batchSize(), train.size());
+        try (TrainImages data = new TrainImages(train, new TrainTransform(size, false, 0), batch, config.seed(), workers)) {
+            BatchSource source = (epoch, it) -> {
+                TrainImages.Batch b = data.next();
+                long[] y = new long[batch];
+                for (int i = 0; i < batch; i++) y[i] = b.labels()[i];
+                return new Tensor[] {extractor.extract(Tensors.ofFloats(b.pixels(), batch, 3, size, size)), Tensors.ofLongs(y, batch)};
+            };
+            return run(extractor.dim(), Math.max(train.classes().size(), val.numClasses()), data.stepsPerEpoch(), source,
+                    val, config, listener, probeOut);
+        }
+    }
+
+    /** One training batch: features [batch, dim] and labels [batch] (int64), made inside the caller's PointerScope. */
+    @FunctionalInterface
+    private interface BatchSource {
+        Tensor[] batch(int epoch, int step);
+    }
+
+    /** The loop both protocols share: a fresh probe, {@code steps} batches per epoch, evaluation after each epoch. */
+    private static Result run(int dim, int classes, int steps, BatchSource source, FeatureSet val, ProbeConfig config,
+                              Listener listener, LinearProbe[] probeOut) {
         torch.manual_seed(config.seed());
-        LinearProbe probe = new LinearProbe(extractor.dim(), classes);
+        LinearProbe probe = new LinearProbe(dim, classes);
         Optimizer optimizer = config.optimizer() == ProbeConfig.OptimizerKind.LARS
                 ? new Lars(probe.params(config.weightDecay()), config.momentum(), 0.001)
                 : new Sgd(probe.params(config.weightDecay()), config.momentum());
-        int size = extractor.transform().size();
-        int batch = Math.min(config.batchSize(), train.size());
         List<Epoch> history = new ArrayList<>();
-        int bestEpoch = -1, steps;
+        int bestEpoch = -1;
         double bestTop1 = -1;
-        try (TrainImages data = new TrainImages(train, new TrainTransform(size, false, 0), batch, config.seed(), workers)) {
-            steps = data.stepsPerEpoch();
+        try {
             for (int epoch = 0; epoch < config.epochs(); epoch++) {
                 double lossSum = 0, lr = 0;
                 for (int it = 0; it < steps; it++) {
-                    TrainImages.Batch b = data.next();
                     lr = config.lrAt(epoch + (double) it / steps);
                     try (PointerScope scope = new PointerScope()) {
-                        Tensor x = extractor.extract(Tensors.ofFloats(b.pixels(), batch, 3, size, size));
-                        long[] y = new long[batch];
-                        for (int i = 0; i < batch; i++) y[i] = b.labels()[i];
-                        lossSum += probe.trainStep(x, Tensors.ofLongs(y, batch), optimizer, lr);
+                        Tensor[] xy = source.batch(epoch, it);
+                        lossSum += probe.trainStep(xy[0], xy[1], optimizer, lr);
                     }
                 }
                 double[] acc = probe.evaluate(val, 1024);
