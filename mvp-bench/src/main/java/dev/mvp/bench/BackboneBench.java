@@ -44,7 +44,11 @@ import java.util.TreeSet;
  * step time reported is the median over all measured steps. Peak memory is the process's VmHWM, reported with the
  * resident memory right after libtorch was loaded (what the model, its gradients and the step add).
  *
- * <p>The output ends with a Markdown section for docs/BENCHMARKS.md.
+ * <p>The output ends with a Markdown section for docs/BENCHMARKS.md. One Java measurement can also be run alone, e.g.
+ * to compare the kernels on BEiT's pre-training layout (q/v biases, layer scale, the shared relative position bias as
+ * SDPA's additive mask; drop path off), which the Python script does not build:
+ * {@code java ... BackboneBench --worker true --model base --kernel SDPA --layout beit --batch 8 --image 224
+ * --threads 2 --warmup 2 --steps 5} prints one JSON line.
  */
 public final class BackboneBench {
     private static final ObjectMapper JSON = new ObjectMapper();
