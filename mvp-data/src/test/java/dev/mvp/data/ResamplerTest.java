@@ -1,15 +1,20 @@
 package dev.mvp.data;
 
 import dev.mvp.api.Interpolation;
+import dev.mvp.testing.TestPaths;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
+import java.nio.file.Path;
+import java.util.List;
 import java.util.stream.Stream;
+import java.util.zip.CRC32;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 class ResamplerTest {
     private static final RgbImage SOURCE = Fixtures.rgb("resize/source.rgb", 64, 48);
@@ -32,6 +37,67 @@ class ResamplerTest {
         RgbImage actual = new Resampler().resize(SOURCE, new CropBox(left, top, width, height, false), outWidth, outHeight, filter);
         RgbImage expected = Fixtures.rgb("resize/" + name + ".rgb", outWidth, outHeight);
         assertThat(Fixtures.maxDifference(actual, expected)).as("max difference from PIL, levels").isZero();
+    }
+
+    /** The imagenet-sample images whose 112x112 Lanczos view is stored raw (make_lanczos_fixtures.py). */
+    private static final List<String> RAW_LANCZOS = List.of("n01440764_tench.JPEG", "n02096051_Airedale.JPEG",
+            "n03461385_grocery_store.JPEG");
+
+    static Stream<Arguments> lanczosCases() {
+        return Fixtures.table("lanczos/cases.tsv").stream().map(row -> Arguments.of(row[0], row));
+    }
+
+    /**
+     * Lanczos (BEiT's d-VAE view filter) equals PIL's {@code resize(size, Image.LANCZOS)} of the crop bit for bit:
+     * shrinking, enlarging, mixed, one pass skipped, at the border, from and to one pixel (fixtures/data/lanczos).
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("lanczosCases")
+    void lanczosEqualsPil(String name, String[] c) {
+        int top = Integer.parseInt(c[1]), left = Integer.parseInt(c[2]);
+        int height = Integer.parseInt(c[3]), width = Integer.parseInt(c[4]);
+        int outWidth = Integer.parseInt(c[5]), outHeight = Integer.parseInt(c[6]);
+        RgbImage actual = new Resampler().resize(SOURCE, new CropBox(left, top, width, height, false), outWidth, outHeight,
+                Interpolation.LANCZOS);
+        RgbImage expected = Fixtures.rgb("lanczos/" + name + ".rgb", outWidth, outHeight);
+        assertThat(Fixtures.maxDifference(actual, expected)).as("max difference from PIL, levels").isZero();
+    }
+
+    /**
+     * BEiT's d-VAE view on real photos: a RandomResizedCrop box of each of the 1000 imagenet-sample JPEGs to 112x112
+     * (and of every tenth to 224x224) with Lanczos equals PIL's bytes (CRC32), three of them compared level by level.
+     * Decoded with libjpeg-turbo, which equals PIL's decode on all of them (TurboJpegDecoderTest).
+     */
+    @Test
+    void lanczosOnRealPhotosEqualsPil() throws Exception {
+        assumeTrue(TurboJpegDecoder.available(), () -> "libturbojpeg not installed: " + TurboJpegDecoder.unavailableReason().orElse(""));
+        TurboJpegDecoder decoder = new TurboJpegDecoder();
+        Resampler resampler = new Resampler();
+        Path folder = TestPaths.sharedData().resolve("imagenet-sample");
+        List<String[]> rows = Fixtures.table("lanczos/shared.tsv");
+        assertThat(rows).hasSize(1100);
+        String decodedName = null;
+        RgbImage image = null;
+        int rawCompared = 0;
+        for (String[] row : rows) {
+            if (!row[0].equals(decodedName)) {
+                image = decoder.decode(folder.resolve(row[0]));
+                decodedName = row[0];
+            }
+            CropBox box = new CropBox(Integer.parseInt(row[2]), Integer.parseInt(row[1]), Integer.parseInt(row[4]),
+                    Integer.parseInt(row[3]), false);
+            int size = Integer.parseInt(row[5]);
+            RgbImage view = resampler.resize(image, box, size, size, Interpolation.LANCZOS);
+            if (size == 112 && RAW_LANCZOS.contains(row[0])) {
+                RgbImage expected = Fixtures.rgb("lanczos/" + row[0].replace(".JPEG", "_112.rgb"), size, size);
+                assertThat(Fixtures.maxDifference(view, expected)).as(row[0] + ", levels").isZero();
+                rawCompared++;
+            }
+            CRC32 crc = new CRC32();
+            crc.update(view.pixels());
+            assertThat(String.format("%08x", crc.getValue())).as(row[0] + " " + box + " to " + size).isEqualTo(row[6]);
+        }
+        assertThat(rawCompared).isEqualTo(3);
     }
 
     @Test
