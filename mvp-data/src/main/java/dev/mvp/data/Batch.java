@@ -2,11 +2,14 @@ package dev.mvp.data;
 
 import org.bytedeco.pytorch.Tensor;
 
+import java.nio.file.Path;
+import java.util.AbstractList;
 import java.util.List;
 import java.util.Objects;
 
 /**
- * One batch from a {@link BatchLoader}.
+ * One batch from a {@link BatchLoader}: a pre-training batch (its views and masks) or an evaluation batch (one view,
+ * no mask, possibly fewer samples than the batch size; see {@link BatchLoader#evaluation}).
  *
  * <p>The tensors are CPU tensors over the loader's off-heap memory (no copy). They were created by
  * {@link BatchLoader#next()} on the calling thread, so they belong to the caller's innermost
@@ -22,8 +25,11 @@ public final class Batch {
     private final int[] sampleIndices;
     private final int[] labels;
     private final List<CropBox> crops;
+    private final ImageDataset dataset;
 
-    Batch(int epoch, long batchInEpoch, Tensor[] views, Tensor mask, int[] sampleIndices, int[] labels, List<CropBox> crops) {
+    Batch(int epoch, long batchInEpoch, Tensor[] views, Tensor mask, int[] sampleIndices, int[] labels, List<CropBox> crops,
+          ImageDataset dataset) {
+        this.dataset = dataset;
         this.epoch = epoch;
         this.batchInEpoch = batchInEpoch;
         this.views = views;
@@ -33,17 +39,22 @@ public final class Batch {
         this.crops = crops;
     }
 
-    /** The epoch this batch belongs to. */
+    /** The epoch this batch belongs to (0 for an evaluation batch). */
     public int epoch() {
         return epoch;
     }
 
-    /** Its position within the epoch, from 0 to {@link BatchLoader#batchesPerEpoch()} - 1. */
+    /**
+     * Its position within the epoch (the evaluation pass), from 0 to {@link BatchLoader#batchesPerEpoch()} - 1.
+     */
     public long batchInEpoch() {
         return batchInEpoch;
     }
 
-    /** The number of samples B. */
+    /**
+     * The number of samples B: the loader's batch size, except in evaluation mode for the last batch and batches
+     * from which undecodable files were left out.
+     */
     public int size() {
         return sampleIndices.length;
     }
@@ -61,9 +72,19 @@ public final class Batch {
         return views.length;
     }
 
-    /** The masks: bool {@code [B, gridSize * gridSize]}, row-major over the patch grid, {@code true} = masked. */
+    /**
+     * The masks: bool {@code [B, gridSize * gridSize]}, row-major over the patch grid, {@code true} = masked.
+     *
+     * @throws IllegalStateException for an evaluation batch, which has none (see {@link #hasMask()})
+     */
     public Tensor mask() {
+        if (mask == null) throw new IllegalStateException("an evaluation batch has no mask");
         return mask;
+    }
+
+    /** Whether the batch has masks: true for pre-training batches, false for evaluation batches. */
+    public boolean hasMask() {
+        return mask != null;
     }
 
     /** The dataset index of each sample (after replacing undecodable files). */
@@ -76,7 +97,23 @@ public final class Batch {
         return labels.clone();
     }
 
-    /** The crop of each sample, in the pixel coordinates of its decoded image, with its flip. */
+    /** The file of each sample ({@code dataset.path(sampleIndices()[i])}), resolved when read. */
+    public List<Path> paths() {
+        return new AbstractList<>() {
+            @Override public Path get(int i) {
+                return dataset.path(sampleIndices[Objects.checkIndex(i, sampleIndices.length)]);
+            }
+
+            @Override public int size() {
+                return sampleIndices.length;
+            }
+        };
+    }
+
+    /**
+     * The crop of each sample, in the pixel coordinates of its decoded image, with its flip; empty for an
+     * evaluation batch (its centre crop is {@link EvalTransform}'s, the same rule for every image).
+     */
     public List<CropBox> crops() {
         return crops;
     }

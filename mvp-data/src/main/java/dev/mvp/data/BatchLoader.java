@@ -24,8 +24,9 @@ import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
- * Pre-training batches, assembled by worker threads directly into off-heap memory and handed to libtorch without a
- * copy.
+ * Batches of images, assembled by worker threads directly into off-heap memory and handed to libtorch without a
+ * copy: pre-training batches ({@link #open}) or evaluation batches ({@link #evaluation}). Both modes share the
+ * workers, the bounded memory pool, the bad-file handling and {@link Batch}.
  *
  * <p><b>What a batch holds.</b> Each epoch visits the dataset in a random order; batch {@code b} of epoch {@code e}
  * takes the samples at positions {@code [b * B, (b + 1) * B)} of that order and the last incomplete batch is dropped,
@@ -54,6 +55,14 @@ import java.util.concurrent.locks.ReentrantLock;
  * {@link Batch}); if the caller keeps more batches alive, {@link #next()} fails with a message saying so rather than
  * growing without bound.
  *
+ * <p><b>Evaluation mode</b> ({@link #evaluation}): one pass over this rank's images in dataset order (all of them
+ * with one process; with {@code worldSize} processes, rank {@code r} takes indices {@code r, r + worldSize, ...},
+ * and the ranks together cover the dataset), in batches of {@code batchSize} with a smaller last batch; nothing is
+ * random (no shuffling, crop, flip, jitter or mask): each image goes through one {@link EvalTransform}. A file that
+ * fails to decode is reported, counted and left out (never replaced, so no image is seen twice), and its batch is
+ * that much smaller; a batch left with no image at all is not returned. {@link #hasNext()} turns false after the
+ * last batch.
+ *
  * <p>Not thread-safe: call {@link #next()} from one thread at a time. {@link #close()} stops the workers and frees
  * the memory that libtorch has released (the rest as its tensors die).
  */
@@ -65,6 +74,12 @@ public final class BatchLoader implements AutoCloseable {
     private static final long STALL_GC_NANOS = TimeUnit.SECONDS.toNanos(1);
 
     private final ImageDataset dataset;
+    /** The evaluation transform in evaluation mode, {@code null} in training mode. */
+    private final EvalTransform evalTransform;
+    /** Evaluation mode: this rank's dataset indices in order. */
+    private final int[] evalOrder;
+    /** Batches in all: {@link Long#MAX_VALUE} in training mode (batches run on across epochs). */
+    private final long totalBatches;
     private final List<ViewSpec> views;
     private final MaskingStrategy masking;
     private final int gridSize;
@@ -97,16 +112,29 @@ public final class BatchLoader implements AutoCloseable {
     long stallTimeoutNanos = TimeUnit.SECONDS.toNanos(10);
 
     private BatchLoader(ImageDataset dataset, List<ViewSpec> views, MaskingStrategy masking, int gridSize,
-                        LoaderConfig config) {
+                        LoaderConfig config, EvalTransform evalTransform) {
         this.dataset = dataset;
+        this.evalTransform = evalTransform;
         this.views = List.copyOf(views);
         this.masking = masking;
         this.gridSize = gridSize;
         this.config = config;
         this.batchSize = config.batchSize();
-        this.perRank = dataset.size() / config.worldSize();
-        this.batchesPerEpoch = perRank / batchSize;
-        this.firstBatch = (long) config.startEpoch() * batchesPerEpoch + config.startBatch();
+        if (evalTransform == null) {
+            this.perRank = dataset.size() / config.worldSize();
+            this.batchesPerEpoch = perRank / batchSize;
+            this.firstBatch = (long) config.startEpoch() * batchesPerEpoch + config.startBatch();
+            this.totalBatches = Long.MAX_VALUE;
+            this.evalOrder = null;
+        } else {
+            int n = dataset.size(), world = config.worldSize(), rank = config.rank();
+            this.perRank = (int) (((long) n - rank + world - 1) / world);
+            this.evalOrder = new int[perRank];
+            for (int i = 0; i < perRank; i++) evalOrder[i] = rank + i * world;
+            this.batchesPerEpoch = (int) (((long) perRank + batchSize - 1) / batchSize);
+            this.firstBatch = 0;
+            this.totalBatches = batchesPerEpoch;
+        }
         this.normalizers = this.views.stream().map(v -> new PixelNormalizer(v.normalization())).toArray(PixelNormalizer[]::new);
         this.resampledAs = new int[this.views.size()];
         for (int v = 0; v < resampledAs.length; v++) {
@@ -119,12 +147,11 @@ public final class BatchLoader implements AutoCloseable {
                 }
             }
         }
-        long[] partBytes = new long[this.views.size() + 1];
+        long[] partBytes = new long[this.views.size() + (masking != null ? 1 : 0)];
         for (int i = 0; i < this.views.size(); i++) {
-            long s = this.views.get(i).size();
-            partBytes[i] = Math.multiplyExact(Math.multiplyExact((long) batchSize * 3, s * s), Float.BYTES);
+            partBytes[i] = (long) batchSize * sampleBytes(i);
         }
-        partBytes[this.views.size()] = (long) batchSize * gridSize * gridSize;
+        if (masking != null) partBytes[this.views.size()] = (long) batchSize * sampleBytes(this.views.size());
         this.pool = new BlockPool(partBytes, config.prefetch() + HELD_BATCHES, this::signal);
         this.badFiles = new BadFiles();
         this.orders = new EpochOrders();
@@ -154,16 +181,96 @@ public final class BatchLoader implements AutoCloseable {
                     : " has fewer images than") + " one batch of " + config.batchSize());
         }
         Torch.init();
-        BatchLoader loader = new BatchLoader(dataset, views, masking, gridSize, config);
+        BatchLoader loader = new BatchLoader(dataset, views, masking, gridSize, config, null);
         for (Thread t : loader.workers) t.start();
         return loader;
     }
 
     /**
-     * Full batches per epoch: {@code (dataset.size() / worldSize) / batchSize} (the remainder is dropped).
+     * Starts an evaluation loader (see the class comment): every image of this rank's share, once, in dataset
+     * order, through {@code transform}, decoded by {@code config.decoder()} ({@link LoaderConfig#defaults()}:
+     * libjpeg-turbo when installed). Each {@link Batch} has one view, float32 {@code [b, 3, S, S]} with
+     * {@code S = transform.size()} and {@code b <= batchSize}, and no mask; its {@link Batch#sampleIndices()},
+     * {@link Batch#labels()} and {@link Batch#paths()} say which images it holds. Of {@code config}, this mode uses
+     * the batch size, workers, prefetch, decoder, bad-file fraction, warnings and shard (rank, world size); the
+     * seed, crop, flip, colour jitter and start position do not apply.
+     */
+    public static BatchLoader evaluation(ImageDataset dataset, EvalTransform transform, LoaderConfig config) {
+        Objects.requireNonNull(dataset, "dataset");
+        Objects.requireNonNull(transform, "transform");
+        Objects.requireNonNull(config, "config");
+        Torch.init();
+        ViewSpec view = new ViewSpec(transform.size(), transform.interpolation(), transform.normalization());
+        BatchLoader loader = new BatchLoader(dataset, List.of(view), null, 0, config, transform);
+        for (Thread t : loader.workers) t.start();
+        return loader;
+    }
+
+    /**
+     * Training mode: full batches per epoch, {@code (dataset.size() / worldSize) / batchSize} (the remainder is
+     * dropped). Evaluation mode: all the batches of the one pass, {@code ceil(images of this rank / batchSize)}.
      */
     public int batchesPerEpoch() {
         return batchesPerEpoch;
+    }
+
+    /** Whether this is an evaluation loader ({@link #evaluation}). */
+    public boolean isEvaluation() {
+        return evalTransform != null;
+    }
+
+    /**
+     * Whether {@link #next()} has another batch: always in training mode; in evaluation mode, until the last batch
+     * was taken. May wait for the workers (to learn whether the remaining batches hold any decodable image).
+     *
+     * @throws IllegalStateException if the loader is closed
+     */
+    public boolean hasNext() {
+        if (evalTransform == null) {
+            lock.lock();
+            try {
+                if (closed) throw new IllegalStateException("the batch loader is closed");
+            } finally {
+                lock.unlock();
+            }
+            return true;
+        }
+        lock.lock();
+        try {
+            while (true) {
+                if (closed) throw new IllegalStateException("the batch loader is closed");
+                if (failure != null) return true; // next() reports it
+                if (consumed >= totalBatches) return false;
+                Pending head = pending.peek();
+                if (head != null && head.remaining == 0) {
+                    if (head.error != null || head.good() > 0) return true;
+                    dropEmpty(head);
+                    continue;
+                }
+                if (head == null && pool.exhausted()) return true; // next() waits, then says who holds the memory
+                changed.await(100, TimeUnit.MILLISECONDS);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new DataException("interrupted while waiting for a batch", e);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Skips a finished evaluation batch none of whose files could be decoded. Holds the lock. */
+    private void dropEmpty(Pending head) {
+        pending.poll();
+        consumed++;
+        pool.giveBack(head.block);
+        changed.signalAll();
+    }
+
+    /** Bytes of one sample in part {@code part}: a view's floats, or the mask's flags. */
+    private long sampleBytes(int part) {
+        if (part == views.size()) return (long) gridSize * gridSize;
+        long s = views.get(part).size();
+        return Math.multiplyExact(3 * s * s, (long) Float.BYTES);
     }
 
     /** Distinct files that failed to decode so far (each was reported once and is skipped from then on). */
@@ -177,6 +284,7 @@ public final class BatchLoader implements AutoCloseable {
      * @throws DataException         if too many files failed to decode, a worker failed, or the caller holds on to
      *                               the memory of too many earlier batches
      * @throws IllegalStateException if the loader is closed
+     * @throws java.util.NoSuchElementException in evaluation mode, after the last batch
      */
     public Batch next() {
         Pending batch = take();
@@ -204,7 +312,15 @@ public final class BatchLoader implements AutoCloseable {
             while (true) {
                 if (closed) throw new IllegalStateException("the batch loader is closed");
                 if (failure != null) throw new DataException(failure.getMessage(), failure);
+                if (consumed >= totalBatches) {
+                    throw new java.util.NoSuchElementException("the evaluation loader has returned all "
+                            + totalBatches + " batches of " + dataset.describe());
+                }
                 Pending head = pending.peek();
+                if (head != null && head.remaining == 0 && head.error == null && head.good() == 0) {
+                    dropEmpty(head);
+                    continue;
+                }
                 if (head != null && head.remaining == 0) {
                     pending.poll();
                     consumed++;
@@ -238,25 +354,46 @@ public final class BatchLoader implements AutoCloseable {
 
     /** Makes the batch's tensors on the calling thread, so they join its PointerScope. */
     private Batch wrap(Pending p) {
+        int b = p.good();
+        int[] indices = p.indices, labels = p.labels;
+        if (b < p.count) { // evaluation mode, some files undecodable: move the others together
+            indices = new int[b];
+            labels = new int[b];
+            for (int slot = 0, k = 0; slot < p.count; slot++) {
+                if (p.indices[slot] < 0) continue;
+                if (k != slot) {
+                    for (int part = 0; part < p.block.parts(); part++) {
+                        long bytes = sampleBytes(part);
+                        MemorySegment.copy(p.block.segment, p.block.offset(part) + slot * bytes,
+                                p.block.segment, p.block.offset(part) + k * bytes, bytes);
+                    }
+                }
+                indices[k] = p.indices[slot];
+                labels[k++] = p.labels[slot];
+            }
+        }
         Pointer[] parts = p.block.lend();
         Tensor[] tensors = new Tensor[parts.length];
         int made = 0;
         try {
             for (; made < views.size(); made++) {
                 long s = views.get(made).size();
-                tensors[made] = torch.from_blob(parts[made], new long[] {batchSize, 3, s, s}, BlockPool.deleter(),
+                tensors[made] = torch.from_blob(parts[made], new long[] {b, 3, s, s}, BlockPool.deleter(),
                         new TensorOptions(ScalarType.Float));
             }
-            tensors[made] = torch.from_blob(parts[made], new long[] {batchSize, (long) gridSize * gridSize},
-                    BlockPool.deleter(), new TensorOptions(ScalarType.Bool));
-            made++;
+            if (masking != null) {
+                tensors[made] = torch.from_blob(parts[made], new long[] {b, (long) gridSize * gridSize},
+                        BlockPool.deleter(), new TensorOptions(ScalarType.Bool));
+                made++;
+            }
         } catch (RuntimeException | Error e) {
             for (int i = made; i < parts.length; i++) p.block.releasePart(); // never reached libtorch
             for (int i = 0; i < made; i++) tensors[i].close();              // their deleters release the rest
             throw e;
         }
-        return new Batch(p.epoch, p.batchInEpoch, Arrays.copyOf(tensors, views.size()), tensors[views.size()],
-                p.indices, p.labels, List.of(p.crops));
+        return new Batch(p.epoch, p.batchInEpoch, Arrays.copyOf(tensors, views.size()),
+                masking != null ? tensors[views.size()] : null, indices, labels,
+                evalTransform == null ? List.of(p.crops) : List.of(), dataset);
     }
 
     /** Stops the workers and frees the pooled memory; memory still used by tensors is freed when they are. */
@@ -303,10 +440,13 @@ public final class BatchLoader implements AutoCloseable {
         final int epoch;
         final long batchInEpoch;
         final BlockPool.Block block;
-        final int[] indices = new int[batchSize];
-        final int[] labels = new int[batchSize];
-        final CropBox[] crops = new CropBox[batchSize];
-        int remaining = batchSize; // guarded by lock
+        /** Samples in this batch: batchSize, but for the last batch of an evaluation pass. */
+        final int count;
+        /** Per slot: the dataset index, or -1 for an undecodable file left out (evaluation mode). */
+        final int[] indices;
+        final int[] labels;
+        final CropBox[] crops;
+        int remaining;             // guarded by lock
         Throwable error;           // guarded by lock
 
         Pending(long sequence, BlockPool.Block block) {
@@ -314,6 +454,18 @@ public final class BatchLoader implements AutoCloseable {
             this.epoch = Math.toIntExact(absolute / batchesPerEpoch);
             this.batchInEpoch = absolute % batchesPerEpoch;
             this.block = block;
+            this.count = evalTransform == null ? batchSize : (int) Math.min(batchSize, perRank - batchInEpoch * batchSize);
+            this.indices = new int[count];
+            this.labels = new int[count];
+            this.crops = new CropBox[count];
+            this.remaining = count;
+        }
+
+        /** The samples that went in (call once every slot is done). */
+        int good() {
+            int g = 0;
+            for (int i : indices) if (i >= 0) g++;
+            return g;
         }
     }
 
@@ -341,12 +493,13 @@ public final class BatchLoader implements AutoCloseable {
             try {
                 while (true) {
                     if (closed || failure != null) return;
-                    if (claiming != null && nextSlot < batchSize) {
+                    if (claiming != null && nextSlot < claiming.count) {
                         batch = claiming;
                         slot = nextSlot++;
                         break;
                     }
-                    BlockPool.Block block = opened < consumed + config.prefetch() ? pool.tryAcquire() : null;
+                    BlockPool.Block block = opened < consumed + config.prefetch() && opened < totalBatches
+                            ? pool.tryAcquire() : null;
                     if (block != null) {
                         claiming = new Pending(opened++, block);
                         nextSlot = 0;
@@ -385,8 +538,39 @@ public final class BatchLoader implements AutoCloseable {
         }
     }
 
-    /** Decodes, augments and writes sample {@code slot} of {@code batch}. */
+    /** Decodes, transforms and writes sample {@code slot} of {@code batch}. */
     private void fill(Pending batch, int slot, Scratch scratch) {
+        if (evalTransform != null) fillEvaluation(batch, slot, scratch);
+        else fillTraining(batch, slot, scratch);
+    }
+
+    /** Evaluation mode: the next image in order, resized and centre-cropped, or the slot marked empty if it is bad. */
+    private void fillEvaluation(Pending batch, int slot, Scratch scratch) {
+        int index = evalOrder[Math.toIntExact(batch.batchInEpoch * batchSize + slot)];
+        try {
+            RgbImage image = badFiles.decode(index);
+            if (image == null) {
+                batch.indices[slot] = -1;
+                batch.labels[slot] = -1;
+                return;
+            }
+            int s = evalTransform.size();
+            RgbImage crop = evalTransform.crop(image, scratch.resampler);
+            normalizers[0].toPlanar(crop.pixels(), s, s, false, scratch.planes);
+            long at = batch.block.offset(0) + slot * sampleBytes(0);
+            MemorySegment.copy(scratch.planes, 0, batch.block.segment, ValueLayout.JAVA_FLOAT, at, 3 * s * s);
+            batch.indices[slot] = index;
+            batch.labels[slot] = dataset.label(index);
+        } catch (DataException e) {
+            throw e;
+        } catch (RuntimeException e) {
+            throw new DataException("data worker failed on " + dataset.path(index) + " (evaluation, batch "
+                    + batch.batchInEpoch + "): " + e, e);
+        }
+    }
+
+    /** Training mode: decodes, augments and writes the sample at this slot's position of the epoch order. */
+    private void fillTraining(Pending batch, int slot, Scratch scratch) {
         int n = perRank;
         long position = batch.batchInEpoch * batchSize + slot;
         int index = -1;

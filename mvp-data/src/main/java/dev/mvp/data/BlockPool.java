@@ -162,6 +162,11 @@ final class BlockPool implements AutoCloseable {
         final MemorySegment segment = arena.allocate(blockBytes, 64);
         private final AtomicInteger lentParts = new AtomicInteger();
 
+        /** The number of parts. */
+        int parts() {
+            return partOffsets.length;
+        }
+
         /** The byte offset of part {@code i} in {@link #segment}. */
         long offset(int part) {
             return partOffsets[part];

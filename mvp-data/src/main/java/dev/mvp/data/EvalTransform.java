@@ -3,69 +3,146 @@ package dev.mvp.data;
 import dev.mvp.api.ImageNormalization;
 import dev.mvp.api.Interpolation;
 
+import java.util.Locale;
+import java.util.Objects;
+
 /**
- * The evaluation transform of BEiT/MVP fine-tuning and linear probing, torchvision's
- * {@code Compose([Resize(resizeTo, interpolation), CenterCrop(cropSize)])} on a PIL image, bit for bit:
+ * The evaluation transform of BEiT, MVP, DINO and MAE (k-NN, linear probing, fine-tuning evaluation), torchvision's
+ * {@code Compose([Resize(resizeTo(), interpolation), CenterCrop(size), ToTensor(), Normalize(...)])} on a PIL image,
+ * bit for bit:
  * <ol>
- *   <li>the short side is resized to {@code resizeTo} and the long side to {@code int(resizeTo * long / short)}
- *       (PIL's antialiased resize, see {@link Resampler}); an image already of that size is left as it is;</li>
- *   <li>the central {@code cropSize x cropSize} window is cut at {@code top = round((h - cropSize) / 2)},
- *       {@code left = round((w - cropSize) / 2)} (round half to even, as Python); a side shorter than
- *       {@code cropSize} is first padded with black, {@code (cropSize - side) / 2} before it.</li>
+ *   <li>the short side is resized to {@link #resizeTo()} {@code = floor(size / cropPct)} (timm's {@code scale_size};
+ *       256 for 224 at 0.875) and the long side to {@code int(resizeTo * long / short)}, with PIL's antialiased
+ *       resize ({@link Resampler}); an image whose short side already has that length is left as it is;</li>
+ *   <li>the central {@code size x size} window is cut at {@code top = round((h - size) / 2)},
+ *       {@code left = round((w - size) / 2)} (Python's round half to even); a side shorter than {@code size} (only
+ *       possible when {@code cropPct > 1}) is first padded with black, {@code (size - side) / 2} before it, as
+ *       torchvision's {@code CenterCrop} pads;</li>
+ *   <li>each 8-bit value becomes the float32 {@code (v / 255f - mean) / std} (or the affine map) that
+ *       {@code ToTensor} + {@code Normalize} compute, written planar (CHW).</li>
  * </ol>
- * Immutable and thread-safe (each call uses its own resampler).
+ * {@link BatchLoader#evaluation} applies it to a whole dataset. Immutable and thread-safe (each call without a
+ * {@link Resampler} argument uses a new one).
  *
- * @param resizeTo      the short side after resizing
- * @param cropSize      the side of the square output
- * @param interpolation the resize filter
+ * @param size          the side of the square output in pixels
+ * @param cropPct       the fraction of the resized short side the centre crop keeps: {@code size / resizeTo()};
+ *                      positive, usually in (0, 1] (above 1 the crop is padded)
+ * @param interpolation the resize filter (torchvision's {@code interpolation=3}: bicubic)
+ * @param normalization the pixel map after {@code ToTensor}
  */
-public record EvalTransform(int resizeTo, int cropSize, Interpolation interpolation) {
+public record EvalTransform(int size, double cropPct, Interpolation interpolation, ImageNormalization normalization) {
 
     public EvalTransform {
-        if (resizeTo < 1 || cropSize < 1) {
-            throw new IllegalArgumentException("resize and crop sizes must be positive, got " + resizeTo + " and " + cropSize);
+        if (size < 1) throw new IllegalArgumentException("image size must be positive, got " + size);
+        if (!(cropPct > 0 && Double.isFinite(cropPct))) {
+            throw new IllegalArgumentException("crop fraction must be positive, got " + cropPct);
         }
-        java.util.Objects.requireNonNull(interpolation, "interpolation");
+        Objects.requireNonNull(interpolation, "interpolation");
+        Objects.requireNonNull(normalization, "normalization");
     }
 
     /**
-     * BEiT's evaluation transform for an input of {@code size} pixels: resize to {@code int(size / 0.875)} (256 for
-     * 224) with bicubic, then centre crop {@code size}.
+     * DINO's and MAE's evaluation transform (k-NN, linear probe) at {@code size}: crop fraction 0.875 (resize to
+     * 256 for 224), bicubic, ImageNet mean and std.
+     */
+    public static EvalTransform standard(int size) {
+        return new EvalTransform(size, 0.875, Interpolation.BICUBIC, ImageNormalization.IMAGENET);
+    }
+
+    /**
+     * BEiT's fine-tuning evaluation transform ({@code beit/datasets.py}, {@code build_transform(is_train=False)}) at
+     * {@code size}: crop fraction {@code 224 / 256} below 384 pixels and 1 from 384 on (so
+     * {@code Resize(int(size / crop_pct), bicubic)} then {@code CenterCrop(size)}), with ImageNet mean and std
+     * (BEiT's {@code --imagenet_default_mean_and_std}; without it BEiT uses 0.5 and 0.5: see
+     * {@link #beit(int, ImageNormalization)}). BEiT skips resizing altogether for inputs of 32 pixels or less
+     * (CIFAR); this preset does not.
      */
     public static EvalTransform beit(int size) {
-        return new EvalTransform((int) (size / 0.875), size, Interpolation.BICUBIC);
+        return beit(size, ImageNormalization.IMAGENET);
     }
 
-    /** The image size after the resize step, {width, height}. */
-    public int[] resizedSize(int width, int height) {
-        int shortSide = Math.min(width, height), longSide = Math.max(width, height);
-        int newLong = (int) ((double) ((long) resizeTo * longSide) / shortSide);
-        return width <= height ? new int[] {resizeTo, newLong} : new int[] {newLong, resizeTo};
-    }
-
-    /** Resizes and centre-crops {@code image}: a new {@code cropSize x cropSize} image. */
-    public RgbImage apply(RgbImage image) {
-        int[] size = resizedSize(image.width(), image.height());
-        RgbImage resized = size[0] == image.width() && size[1] == image.height() ? image
-                : new Resampler().resize(image, CropBox.whole(image.width(), image.height()), size[0], size[1], interpolation);
-        return centerCrop(resized, cropSize);
+    /** {@link #beit(int)} with another normalisation. */
+    public static EvalTransform beit(int size, ImageNormalization normalization) {
+        return new EvalTransform(size, size < 384 ? 224.0 / 256 : 1.0, Interpolation.BICUBIC, normalization);
     }
 
     /**
-     * Resizes, centre-crops and normalises {@code image} into {@code out[0 .. 3 * cropSize^2)} as planar (CHW)
-     * float32, as {@code ToTensor} and {@code Normalize} (or BEiT's affine map) compute it.
+     * {@code Resize(resizeTo)} then {@code CenterCrop(size)}: the transform with
+     * {@code cropPct = size / resizeTo}, whose {@link #resizeTo()} is {@code resizeTo} again.
      */
-    public void apply(RgbImage image, ImageNormalization normalization, float[] out) {
-        if (out.length < 3 * cropSize * cropSize) {
-            throw new IllegalArgumentException("output of " + out.length + " floats < 3 x " + cropSize + "x" + cropSize);
+    public static EvalTransform resizeThenCrop(int resizeTo, int size, Interpolation interpolation,
+                                               ImageNormalization normalization) {
+        if (resizeTo < 1) throw new IllegalArgumentException("resize length must be positive, got " + resizeTo);
+        return new EvalTransform(size, (double) size / resizeTo, interpolation, normalization);
+    }
+
+    /** The same resize and crop with another normalisation. */
+    public EvalTransform withNormalization(ImageNormalization normalization) {
+        return new EvalTransform(size, cropPct, interpolation, normalization);
+    }
+
+    /**
+     * The length the short side is resized to: {@code floor(size / cropPct)} (timm's {@code scale_size}; the
+     * {@code 1e-9} absorbs the rounding of a fraction given as {@code size / resizeTo}).
+     */
+    public int resizeTo() {
+        return (int) Math.floor(size / cropPct + 1e-9);
+    }
+
+    /** The image size after the resize step, {width, height}: torchvision's {@code int(resizeTo * long / short)}. */
+    public int[] resizedSize(int width, int height) {
+        int target = resizeTo();
+        int shortSide = Math.min(width, height), longSide = Math.max(width, height);
+        int newLong = (int) ((double) ((long) target * longSide) / shortSide);
+        return width <= height ? new int[] {target, newLong} : new int[] {newLong, target};
+    }
+
+    /** One line for logs, result files and cache keys. */
+    public String describe() {
+        return "resize shorter side to " + resizeTo() + " (" + interpolation.name().toLowerCase(Locale.ROOT)
+                + "), center crop " + size + ", normalize " + normalization;
+    }
+
+    /** Resizes and centre-crops {@code image}: a new (or, when nothing changes, the same) {@code size x size} image. */
+    public RgbImage crop(RgbImage image) {
+        return crop(image, new Resampler());
+    }
+
+    /** As {@link #crop(RgbImage)}, resampling with {@code resampler} (one per thread). */
+    public RgbImage crop(RgbImage image, Resampler resampler) {
+        int[] resized = resizedSize(image.width(), image.height());
+        // torchvision returns the image unchanged when its short side already has the target length
+        boolean unchanged = Math.min(image.width(), image.height()) == resizeTo();
+        RgbImage r = unchanged ? image
+                : resampler.resize(image, CropBox.whole(image.width(), image.height()), resized[0], resized[1], interpolation);
+        return centerCrop(r, size);
+    }
+
+    /**
+     * Writes an image made by {@link #crop} as planar float32 {@code [3, size, size]} at {@code out[offset ..]},
+     * each value exactly as {@code ToTensor} + {@code Normalize} compute it in float32.
+     *
+     * @throws IllegalArgumentException if {@code cropped} is not {@code size x size} or {@code out} is too short
+     */
+    public void toPlanar(RgbImage cropped, float[] out, int offset) {
+        if (cropped.width() != size || cropped.height() != size) {
+            throw new IllegalArgumentException("expected a " + size + "x" + size + " image, got " + cropped);
         }
-        RgbImage crop = apply(image);
-        new PixelNormalizer(normalization).toPlanar(crop.pixels(), cropSize, cropSize, false, out);
+        if (offset < 0 || out.length - offset < 3 * size * size) {
+            throw new IllegalArgumentException("output of " + out.length + " floats from " + offset + " < 3 x " + size + "x" + size);
+        }
+        new PixelNormalizer(normalization).toPlanar(cropped.pixels(), size, size, false, out, offset);
+    }
+
+    /** {@link #crop} then {@link #toPlanar}: the model input of one image, {@code out[0 .. 3 * size^2)}. */
+    public void apply(RgbImage image, float[] out) {
+        toPlanar(crop(image), out, 0);
     }
 
     /** torchvision's {@code center_crop} of a PIL image (zero padding when the image is smaller). */
     static RgbImage centerCrop(RgbImage image, int size) {
         int w = image.width(), h = image.height();
+        if (w == size && h == size) return image;
         // padding: torchvision pads (size - side) // 2 before and (size - side + 1) // 2 after
         int padLeft = size > w ? (size - w) / 2 : 0, padTop = size > h ? (size - h) / 2 : 0;
         int paddedW = Math.max(w, size), paddedH = Math.max(h, size);
@@ -74,11 +151,8 @@ public record EvalTransform(int resizeTo, int cropSize, Interpolation interpolat
         for (int y = 0; y < size; y++) {
             int sy = top + y - padTop;
             if (sy < 0 || sy >= h) continue;
-            for (int x = 0; x < size; x++) {
-                int sx = left + x - padLeft;
-                if (sx < 0 || sx >= w) continue;
-                System.arraycopy(image.pixels(), 3 * (sy * w + sx), out, 3 * (y * size + x), 3);
-            }
+            int x0 = Math.max(0, padLeft - left), x1 = Math.min(size, w + padLeft - left);
+            if (x1 > x0) System.arraycopy(image.pixels(), 3 * (sy * w + left + x0 - padLeft), out, 3 * (y * size + x0), 3 * (x1 - x0));
         }
         return new RgbImage(size, size, out);
     }

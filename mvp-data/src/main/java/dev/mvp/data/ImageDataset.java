@@ -1,5 +1,6 @@
 package dev.mvp.data;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 
@@ -8,6 +9,23 @@ import java.util.List;
  * loader's workers call {@link #path(int)} and {@link #label(int)} concurrently.
  */
 public interface ImageDataset {
+
+    /**
+     * The dataset {@code path} names, chosen by what it is: a folder is an {@link ImageFolder} (class sub-folders
+     * or one flat folder), a regular file a {@link FileListDataset} (one {@code path [label]} per line, relative
+     * paths resolved against the list's own folder).
+     *
+     * @throws DataException if {@code path} does not exist or is neither, or as {@link ImageFolder#open} and
+     *                       {@link FileListDataset#open(Path)} say (one line naming the folder, or the list and line)
+     */
+    static ImageDataset open(Path path) {
+        java.util.Objects.requireNonNull(path, "path");
+        Path p = path.toAbsolutePath().normalize();
+        if (Files.isDirectory(p)) return ImageFolder.open(p);
+        if (Files.isRegularFile(p)) return FileListDataset.open(p);
+        if (!Files.exists(p)) throw new DataException("image folder or file list not found: " + p);
+        throw new DataException("neither an image folder nor a file list: " + p);
+    }
 
     /** The number of images. */
     int size();

@@ -1,5 +1,6 @@
 package dev.mvp.data;
 
+import java.util.List;
 import java.util.Locale;
 
 /**
@@ -15,12 +16,18 @@ public final class ImageDecoders {
         return TurboJpegDecoder.available() ? new TurboJpegDecoder() : new ImageIoDecoder();
     }
 
+    /** The names {@link #named} accepts, in the order a command line lists them. */
+    public static final List<String> NAMES = List.of("auto", "turbojpeg", "imageio");
+
     /**
-     * A decoder by name: {@code auto} ({@link #fastest()}), {@code turbojpeg} or {@code imageio}.
+     * A decoder by name: {@code auto} ({@link #fastest()}), {@code turbojpeg} ({@link TurboJpegDecoder}) or
+     * {@code imageio} ({@link ImageIoDecoder}: the JDK's ImageIO with TwelveMonkeys' readers and PIL's colour
+     * conversion).
      *
      * @throws IllegalArgumentException for another name, or {@code turbojpeg} when libturbojpeg is missing
      */
     public static ImageDecoder named(String name) {
+        checkName(name);
         return switch (name.toLowerCase(Locale.ROOT)) {
             case "auto" -> fastest();
             case "imageio" -> new ImageIoDecoder();
@@ -30,7 +37,31 @@ public final class ImageDecoders {
                 }
                 yield new TurboJpegDecoder();
             }
-            default -> throw new IllegalArgumentException("unknown decoder '" + name + "' (use auto, turbojpeg or imageio)");
+            default -> throw new IllegalStateException("unreachable: " + name);
+        };
+    }
+
+    /**
+     * Checks that {@code name} is one of {@link #NAMES} (any case), without loading anything.
+     *
+     * @throws IllegalArgumentException naming the choices otherwise
+     */
+    public static String checkName(String name) {
+        if (name == null || !NAMES.contains(name.toLowerCase(Locale.ROOT))) {
+            throw new IllegalArgumentException("unknown decoder '" + name + "' (use auto, turbojpeg or imageio)");
+        }
+        return name.toLowerCase(Locale.ROOT);
+    }
+
+    /**
+     * The name {@link #named} gives {@code decoder}: {@code turbojpeg} or {@code imageio}, whatever its options;
+     * for another implementation, its class's simple name. For logs, run records and cache keys.
+     */
+    public static String nameOf(ImageDecoder decoder) {
+        return switch (decoder) {
+            case TurboJpegDecoder t -> "turbojpeg";
+            case ImageIoDecoder i -> "imageio";
+            default -> decoder.getClass().getSimpleName();
         };
     }
 }

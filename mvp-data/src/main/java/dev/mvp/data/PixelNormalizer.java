@@ -30,12 +30,17 @@ final class PixelNormalizer {
      * mirrored ({@code width - 1 - x}) when {@code flip}.
      */
     void toPlanar(byte[] rgb, int width, int height, boolean flip, float[] out) {
+        toPlanar(rgb, width, height, flip, out, 0);
+    }
+
+    /** As {@link #toPlanar(byte[], int, int, boolean, float[])}, writing from {@code out[offset]} on. */
+    void toPlanar(byte[] rgb, int width, int height, boolean flip, float[] out, int offset) {
         int plane = width * height;
         for (int y = 0; y < height; y++) {
             int row = y * width;
             for (int x = 0; x < width; x++) {
                 int s = 3 * (row + x);
-                int d = row + (flip ? width - 1 - x : x);
+                int d = offset + row + (flip ? width - 1 - x : x);
                 out[d] = table[rgb[s] & 0xFF];
                 out[plane + d] = table[256 + (rgb[s + 1] & 0xFF)];
                 out[2 * plane + d] = table[512 + (rgb[s + 2] & 0xFF)];

@@ -25,9 +25,11 @@ class EvalTransformTest {
     @MethodSource("torchvisionCases")
     void equalsTorchvisionResizeAndCenterCrop(String name, String[] c) {
         int crop = Integer.parseInt(c[2]);
-        EvalTransform t = new EvalTransform(Integer.parseInt(c[1]), crop, Interpolation.valueOf(c[3].toUpperCase()));
+        EvalTransform t = EvalTransform.resizeThenCrop(Integer.parseInt(c[1]), crop, Interpolation.valueOf(c[3].toUpperCase()),
+                ImageNormalization.IMAGENET);
+        assertThat(t.resizeTo()).isEqualTo(Integer.parseInt(c[1]));
         RgbImage expected = Fixtures.rgb("eval/" + name + ".rgb", crop, crop);
-        assertThat(Fixtures.maxDifference(t.apply(SOURCE), expected)).as("max difference from torchvision").isZero();
+        assertThat(Fixtures.maxDifference(t.crop(SOURCE), expected)).as("max difference from torchvision").isZero();
     }
 
     /** BEiT's 256 -> 224 evaluation transform on real photos (landscape and portrait), by CRC of torchvision's. */
@@ -36,18 +38,32 @@ class EvalTransformTest {
         ImageIoDecoder decoder = new ImageIoDecoder();
         for (String[] c : Fixtures.table("eval/shared.tsv")) {
             RgbImage image = decoder.decode(TestPaths.sharedData().resolve(c[0]));
-            EvalTransform t = new EvalTransform(Integer.parseInt(c[1]), Integer.parseInt(c[2]),
-                    Interpolation.valueOf(c[3].toUpperCase()));
+            EvalTransform t = EvalTransform.resizeThenCrop(Integer.parseInt(c[1]), Integer.parseInt(c[2]),
+                    Interpolation.valueOf(c[3].toUpperCase()), ImageNormalization.IMAGENET);
             CRC32 crc = new CRC32();
-            crc.update(t.apply(image).pixels());
+            crc.update(t.crop(image).pixels());
             assertThat(String.format("%08x", crc.getValue())).as(c[0] + " " + c[3]).isEqualTo(c[4]);
         }
-        assertThat(EvalTransform.beit(224)).isEqualTo(new EvalTransform(256, 224, Interpolation.BICUBIC));
+        assertThat(EvalTransform.beit(224)).isEqualTo(
+                EvalTransform.resizeThenCrop(256, 224, Interpolation.BICUBIC, ImageNormalization.IMAGENET));
+    }
+
+    /** The presets' resize lengths: timm's floor(size / crop_pct); BEiT keeps the whole short side from 384 on. */
+    @Test
+    void presetsResizeAsTheirPapersDo() {
+        assertThat(EvalTransform.standard(224).resizeTo()).isEqualTo(256);
+        assertThat(EvalTransform.standard(112).resizeTo()).isEqualTo(128);
+        assertThat(EvalTransform.standard(32).resizeTo()).isEqualTo(36);           // floor(36.57)
+        assertThat(EvalTransform.beit(224).resizeTo()).isEqualTo(256);
+        assertThat(EvalTransform.beit(256).resizeTo()).isEqualTo(292);             // int(256 / 0.875) = 292
+        assertThat(EvalTransform.beit(384).resizeTo()).isEqualTo(384);
+        assertThat(EvalTransform.beit(384).cropPct()).isEqualTo(1.0);
+        assertThat(new EvalTransform(224, 0.9, Interpolation.BICUBIC, ImageNormalization.IMAGENET).resizeTo()).isEqualTo(248);
     }
 
     @Test
     void resizedSizeTruncatesTheLongSideLikeTorchvision() {
-        EvalTransform t = new EvalTransform(256, 224, Interpolation.BICUBIC);
+        EvalTransform t = EvalTransform.standard(224);
         assertThat(t.resizedSize(500, 375)).containsExactly(341, 256);   // 256 * 500 / 375 = 341.33
         assertThat(t.resizedSize(375, 500)).containsExactly(256, 341);
         assertThat(t.resizedSize(333, 500)).containsExactly(256, 384);   // 384.38
@@ -56,14 +72,18 @@ class EvalTransformTest {
 
     @Test
     void normalisedOutputIsThePlanarMapOfTheCrop() {
-        EvalTransform t = new EvalTransform(40, 32, Interpolation.BICUBIC);
-        RgbImage crop = t.apply(SOURCE);
+        EvalTransform t = EvalTransform.resizeThenCrop(40, 32, Interpolation.BICUBIC, ImageNormalization.CLIP);
+        RgbImage crop = t.crop(SOURCE);
         float[] out = new float[3 * 32 * 32];
-        t.apply(SOURCE, ImageNormalization.CLIP, out);
+        t.apply(SOURCE, out);
+        float[] shifted = new float[5 + 3 * 32 * 32];
+        t.toPlanar(crop, shifted, 5);
         for (int c = 0; c < 3; c++) {
             for (int y = 0; y < 32; y += 7) {
                 for (int x = 0; x < 32; x += 5) {
-                    assertThat(out[(c * 32 + y) * 32 + x]).isEqualTo(PixelNormalizer.value(ImageNormalization.CLIP, c, crop.get(x, y, c)));
+                    float expected = PixelNormalizer.value(ImageNormalization.CLIP, c, crop.get(x, y, c));
+                    assertThat(out[(c * 32 + y) * 32 + x]).isEqualTo(expected);
+                    assertThat(shifted[5 + (c * 32 + y) * 32 + x]).isEqualTo(expected);
                 }
             }
         }

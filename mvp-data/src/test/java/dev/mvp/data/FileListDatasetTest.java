@@ -81,4 +81,24 @@ class FileListDatasetTest {
         assertThatThrownBy(() -> FileListDataset.open(dir)).isInstanceOf(DataException.class)
                 .hasMessage("file list is not a file: " + dir);
     }
+
+    /** ImageDataset.open: a folder is an ImageFolder, a file a file list; anything else is one line naming it. */
+    @Test
+    void openChoosesByWhatThePathIs(@TempDir Path dir) throws IOException {
+        Path folder = TestPaths.repoRoot().resolve("data/cifar10-sample");
+        assertThat(ImageDataset.open(folder)).isInstanceOf(ImageFolder.class);
+        Files.createDirectories(dir.resolve("sub"));
+        Files.writeString(dir.resolve("sub/a.jpg"), "x");
+        Path list = Files.writeString(dir.resolve("list.txt"), "sub/a.jpg cat\n");
+        ImageDataset data = ImageDataset.open(list);
+        assertThat(data).isInstanceOf(FileListDataset.class);
+        assertThat(data.path(0)).isEqualTo(dir.toAbsolutePath().normalize().resolve("sub/a.jpg"));
+        assertThat(data.classes()).containsExactly("cat");
+        Path missing = dir.resolve("nope.txt");
+        assertThatThrownBy(() -> ImageDataset.open(missing)).isInstanceOf(DataException.class)
+                .hasMessage("image folder or file list not found: " + missing.toAbsolutePath().normalize());
+        Path mixed = Files.writeString(dir.resolve("mixed.txt"), "sub/a.jpg cat\nsub/a.jpg\n");
+        assertThatThrownBy(() -> ImageDataset.open(mixed)).isInstanceOf(DataException.class)
+                .hasMessage(mixed.toAbsolutePath().normalize() + " line 2: has no label but line 1 has one; label every line or none");
+    }
 }

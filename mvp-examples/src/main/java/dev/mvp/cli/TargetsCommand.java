@@ -193,7 +193,7 @@ final class TargetsCommand implements Callable<Integer> {
         TargetSpec spec = teacher.targetSpec();
         boolean ids = spec instanceof TargetSpec.TokenIds;
         ViewSpec view = teacher.inputSpec();
-        EvalTransform transform = new EvalTransform(view.size(), view.size(), view.interpolation());
+        EvalTransform transform = new EvalTransform(view.size(), 1.0, view.interpolation(), view.normalization());
         ImageDecoder decoder = files.isEmpty() ? null : ImageDecoders.fastest();
         int plane = 3 * view.size() * view.size();
         float[] features = null;
@@ -209,7 +209,7 @@ final class TargetsCommand implements Callable<Integer> {
                     float[] data = new float[n * plane];
                     float[] one = new float[plane];
                     for (int i = 0; i < n; i++) {
-                        transform.apply(decode(decoder, files.get((int) start + i)), view.normalization(), one);
+                        transform.apply(decode(decoder, files.get((int) start + i)), one);
                         System.arraycopy(one, 0, data, i * plane, plane);
                     }
                     batch = Tensors.ofFloats(data, n, 3, view.size(), view.size());
