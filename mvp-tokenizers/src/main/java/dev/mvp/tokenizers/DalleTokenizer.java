@@ -21,9 +21,8 @@ import java.nio.file.Path;
  * <ul>
  *   <li>{@link #inputSpec()}: a {@code viewSize} x {@code viewSize} view of the crop (112 for BEiT's 224 / 16
  *       student: 8 times the student's grid), mapped by {@code 0.8 x + 0.1} ({@link ImageNormalization#DALLE},
- *       BEiT's {@code map_pixels}), resampled bicubically. BEiT resamples this view with Lanczos
- *       ({@code --second_interpolation lanczos}), which {@link Interpolation} does not offer yet: bicubic is the
- *       closest filter the data pipeline has.</li>
+ *       BEiT's {@code map_pixels}), resampled with Lanczos ({@link Interpolation#LANCZOS}) as BEiT does
+ *       ({@code --second_interpolation lanczos}, PIL's filter; the data pipeline's is bit-exact with it).</li>
  *   <li>{@link #targetSpec()}: {@code TokenIds(vocabSize)} (8192 for the released encoder); {@link #targets} returns
  *       int64 [B, (viewSize / 8)^2].</li>
  * </ul>
@@ -76,7 +75,7 @@ public final class DalleTokenizer implements Tokenizer {
     }
 
     @Override public ViewSpec inputSpec() {
-        return new ViewSpec(viewSize, Interpolation.BICUBIC, ImageNormalization.DALLE);
+        return new ViewSpec(viewSize, Interpolation.LANCZOS, ImageNormalization.DALLE);
     }
 
     @Override public TargetSpec targetSpec() {

@@ -26,7 +26,8 @@ class DalleTokenizerTest {
         try (DalleTokenizer dalle = DalleTokenizer.load(file);
              SafeTensorsFile io = SafeTensorsFile.open(TestPaths.fixture("dalle/dalle.io.safetensors"));
              PointerScope scope = new PointerScope()) {
-            assertThat(dalle.inputSpec()).isEqualTo(new ViewSpec(112, Interpolation.BICUBIC, ImageNormalization.DALLE));
+            // BEiT's second view: 112 pixels, --second_interpolation lanczos, map_pixels
+            assertThat(dalle.inputSpec()).isEqualTo(new ViewSpec(112, Interpolation.LANCZOS, ImageNormalization.DALLE));
             assertThat(dalle.targetSpec()).isEqualTo(new TargetSpec.TokenIds(512));
             assertThat(dalle.gridSize()).isEqualTo(14);
             assertThat(dalle.name()).isEqualTo("dalle-dvae(n_hid 16, blocks/group 2, vocab 512, view 112) from " + file);
