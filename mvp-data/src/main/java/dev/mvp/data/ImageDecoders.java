@@ -54,6 +54,17 @@ public final class ImageDecoders {
     }
 
     /**
+     * The decoder {@code name} stands for on this machine, without making one: {@code auto} becomes
+     * {@code turbojpeg} when libturbojpeg can be loaded, else {@code imageio}; the others stay as they are.
+     *
+     * @throws IllegalArgumentException for an unknown name
+     */
+    public static String resolve(String name) {
+        String n = checkName(name);
+        return n.equals("auto") ? (TurboJpegDecoder.available() ? "turbojpeg" : "imageio") : n;
+    }
+
+    /**
      * The name {@link #named} gives {@code decoder}: {@code turbojpeg} or {@code imageio}, whatever its options;
      * for another implementation, its class's simple name. For logs, run records and cache keys.
      */

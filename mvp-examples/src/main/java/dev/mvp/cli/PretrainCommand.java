@@ -6,7 +6,7 @@ import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import dev.mvp.api.Precision;
 import dev.mvp.api.Recipe;
 import dev.mvp.data.ImageDataset;
-import dev.mvp.data.ImageFolder;
+import dev.mvp.data.ImageDecoders;
 import dev.mvp.tokenizers.InvalidChoiceException;
 import dev.mvp.train.Checkpoints;
 import dev.mvp.train.InvalidRecipeException;
@@ -45,8 +45,9 @@ import static dev.mvp.train.PretrainConfig.*;
                 "Paper scale: --model base --img-size 224 --patch-size 16 --batch-size 2048 --epochs 300 --teacher CLIP.safetensors"})
 final class PretrainCommand implements Callable<Integer> {
 
-    @Option(names = "--data", paramLabel = "DIR", defaultValue = "${sys:mvp.home:-.}/data/cifar10-sample",
-            description = "Image folder: class sub-folders (ImageNet layout) or one flat folder of JPEG/PNG files.")
+    @Option(names = "--data", paramLabel = "DIR|FILE", defaultValue = "${sys:mvp.home:-.}/data/cifar10-sample",
+            description = "Image folder (class sub-folders, ImageNet layout, or one flat folder of JPEG/PNG files), or a "
+                    + "file list: a text file with one 'path [label]' per line, relative paths from the list's folder.")
     Path data;
 
     @Option(names = "--teacher", paramLabel = "FILE|random", defaultValue = DEFAULT_TEACHER,
@@ -193,6 +194,11 @@ final class PretrainCommand implements Callable<Integer> {
             description = "Data-loading threads (0: all cores).")
     int workers;
 
+    @Option(names = "--decoder", paramLabel = "auto|turbojpeg|imageio", defaultValue = "auto",
+            description = "Image decoder: auto (libjpeg-turbo when installed, else imageio), turbojpeg (libjpeg-turbo, "
+                    + "PIL's pixels) or imageio (JDK ImageIO + TwelveMonkeys, no native library). See docs/DATA.md.")
+    String decoder;
+
     @Option(names = "--checkpoint-every", paramLabel = "N", defaultValue = "0",
             description = "Write a checkpoint every N steps (0: not by step count; always at the end).")
     long checkpointEvery;
@@ -245,8 +251,13 @@ final class PretrainCommand implements Callable<Integer> {
             }
         }
 
-        ImageDataset dataset = ImageFolder.open(config.data());
+        ImageDataset dataset = ImageDataset.open(config.data());
         out.println("mvp pretrain: " + dataset.describe());
+        try {
+            out.println("mvp pretrain: decoder " + ImageDecoders.nameOf(ImageDecoders.named(config.decoder())));
+        } catch (IllegalArgumentException e) { // turbojpeg without libturbojpeg: the machine's problem, not the flag's
+            throw new IllegalStateException("--" + e.getMessage(), e); // "--decoder turbojpeg: <why it cannot load>"
+        }
         boolean randomClip = config.teacher().equals("random")
                 && config.recipe().resolvedTokenizer() == RecipeSpec.TokenizerPart.CLIP;
         if (randomClip) {
@@ -338,7 +349,7 @@ final class PretrainCommand implements Callable<Integer> {
                 .seed(seed).threads(threads).workers(workers).checkpointEvery(checkpointEvery)
                 .checkpointEveryEpochs(checkpointEveryEpochs).keepCheckpoints(keepCheckpoints)
                 .maxConsecutiveNonFinite(maxNonFinite).maxBadFraction(maxBadFraction).augmentation(augmentation)
-                .teacherCache(teacherCache).teacherCacheFloat16(teacherCacheFloat16);
+                .teacherCache(teacherCache).teacherCacheFloat16(teacherCacheFloat16).decoder(decoder);
         if (maskPatches != null) b.maskPatches(maskPatches);
         if (baseLr != null) b.baseLr(baseLr);
         if (warmupEpochs != null) b.warmupEpochs(warmupEpochs);
@@ -400,6 +411,7 @@ final class PretrainCommand implements Callable<Integer> {
         if (given.hasMatchedOption("--seed")) b.seed(seed);
         if (given.hasMatchedOption("--threads")) b.threads(threads);
         if (given.hasMatchedOption("--workers")) b.workers(workers);
+        if (given.hasMatchedOption("--decoder")) b.decoder(decoder);
         if (given.hasMatchedOption("--checkpoint-every")) b.checkpointEvery(checkpointEvery);
         if (given.hasMatchedOption("--checkpoint-every-epochs")) b.checkpointEveryEpochs(checkpointEveryEpochs);
         if (given.hasMatchedOption("--keep-checkpoints")) b.keepCheckpoints(keepCheckpoints);

@@ -5,6 +5,7 @@ import dev.mvp.api.ViewSpec;
 import dev.mvp.data.Batch;
 import dev.mvp.data.BatchLoader;
 import dev.mvp.data.ImageDataset;
+import dev.mvp.data.ImageDecoders;
 import dev.mvp.data.LoaderConfig;
 import dev.mvp.data.RandomResizedCrop;
 import org.bytedeco.pytorch.Tensor;
@@ -92,6 +93,7 @@ public interface BatchSource extends AutoCloseable {
             int workers = config.workers() > 0 ? config.workers() : Runtime.getRuntime().availableProcessors();
             LoaderConfig loaderConfig = LoaderConfig.defaults().withBatchSize(config.batchSize())
                     .withSeed(config.seed()).withThreads(workers, 2).withMaxBadFraction(config.maxBadFraction())
+                    .withDecoder(ImageDecoders.named(config.decoder()))
                     .withAugmentation(fixedCrops ? TargetCache.FIXED_CROP : RandomResizedCrop.pretraining(),
                             fixedCrops ? 0 : 0.5).withStart(startEpoch, startBatch)
                     .withWarnings(warnings);

@@ -1,6 +1,7 @@
 package dev.mvp.train;
 
 import dev.mvp.api.Precision;
+import dev.mvp.data.ImageDecoders;
 
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -21,7 +22,9 @@ import java.util.Objects;
  * linear scaling rule {@code lr = baseLr * effectiveBatchSize / 256} (Goyal et al. 2017; MAE's {@code --blr}); the
  * constructor then derives {@code lr}. MVP's 1.5e-3 at batch 2048 is a base lr of 1.875e-4.
  *
- * @param data                 image folder (class sub-folders or one flat folder)
+ * @param data                 an image folder (class sub-folders or one flat folder) or a file list (a text file, one
+ *                             {@code path [label]} per line, relative paths against its folder); see
+ *                             {@code ImageDataset.open}
  * @param teacher              the teacher's weight file (CLIP, DINO or the d-VAE, as the recipe's tokenizer needs), or
  *                             {@code random} for a deterministic random CLIP-layout teacher (and for tokenizers without
  *                             weights: HOG, pixels)
@@ -70,6 +73,10 @@ import java.util.Objects;
  * @param teacherCache         a {@link TargetCache} folder (built on first use, validated after), or {@code null} to
  *                             run the teacher every step
  * @param teacherCacheFloat16  store a newly built cache's targets as float16 (half the disk)
+ * @param decoder              the image decoder's name ({@link ImageDecoders#named}): {@code auto} (libjpeg-turbo when
+ *                             installed, else ImageIO), {@code turbojpeg} or {@code imageio}; {@code null} for
+ *                             {@code auto}. Not part of {@link #runDefinition()}: both decoders give PIL's pixels but
+ *                             on rare files (4:4:0 JPEGs), so a run may resume on a machine without libjpeg-turbo
  */
 public record PretrainConfig(Path data, String teacher, String model, int imageSize, int patchSize, int maskPatches,
                              int batchSize, int accumSteps, long steps, int epochs, double lr, double baseLr,
@@ -79,7 +86,7 @@ public record PretrainConfig(Path data, String teacher, String model, int imageS
                              int threads, int workers, long checkpointEvery, int checkpointEveryEpochs,
                              int keepCheckpoints, int maxConsecutiveNonFinite, double maxBadFraction,
                              RecipeSpec recipe, Augmentation augmentation, Path teacherCache,
-                             boolean teacherCacheFloat16) {
+                             boolean teacherCacheFloat16, String decoder) {
 
     /** How each sample is cropped. */
     public enum Augmentation {
@@ -152,6 +159,11 @@ public record PretrainConfig(Path data, String teacher, String model, int imageS
         require(teacherCache == null || augmentation == Augmentation.FIXED, "--teacher-cache needs --augmentation fixed:"
                 + " the targets of random crops change every epoch");
         if (recipe == null) recipe = RecipeSpec.of(RecipeSpec.Preset.MVP);
+        try {
+            decoder = ImageDecoders.checkName(decoder == null ? "auto" : decoder);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("--decoder: " + e.getMessage());
+        }
         recipe = recipe.withMaskPatches(maskPatches == recipe.preset().maskPatches ? null : maskPatches);
     }
 
@@ -272,6 +284,7 @@ public record PretrainConfig(Path data, String teacher, String model, int imageS
         private Augmentation augmentation = Augmentation.RANDOM;
         private Path teacherCache = null;
         private boolean teacherCacheFloat16 = false;
+        private String decoder = "auto";
 
         private Builder(Path data, Path out) {
             this.data = data;
@@ -289,6 +302,7 @@ public record PretrainConfig(Path data, String teacher, String model, int imageS
             checkpointEveryEpochs = c.checkpointEveryEpochs; keepCheckpoints = c.keepCheckpoints;
             maxConsecutiveNonFinite = c.maxConsecutiveNonFinite; maxBadFraction = c.maxBadFraction; recipe = c.recipe;
             augmentation = c.augmentation; teacherCache = c.teacherCache; teacherCacheFloat16 = c.teacherCacheFloat16;
+            decoder = c.decoder;
         }
 
         public Builder data(Path v) { data = v; return this; }
@@ -338,6 +352,8 @@ public record PretrainConfig(Path data, String teacher, String model, int imageS
         /** A teacher cache folder (needs {@link Augmentation#FIXED}); {@code null} for none. */
         public Builder teacherCache(Path v) { teacherCache = v; return this; }
         public Builder teacherCacheFloat16(boolean v) { teacherCacheFloat16 = v; return this; }
+        /** The image decoder: auto, turbojpeg or imageio ({@link ImageDecoders#named}). */
+        public Builder decoder(String v) { decoder = v; return this; }
         /**
          * The recipe (a preset and swapped parts); also sets the mask count to the recipe's (its override, else its
          * preset's), so call {@link #maskPatches} after this to choose another.
@@ -356,7 +372,7 @@ public record PretrainConfig(Path data, String teacher, String model, int imageS
                     warmupSteps, warmupEpochs, clipGrad, beta1, beta2, dropPath, layerScale, precision,
                     teacherPrecision, seed, out, threads, workers, checkpointEvery, checkpointEveryEpochs,
                     keepCheckpoints, maxConsecutiveNonFinite, maxBadFraction, r, augmentation, teacherCache,
-                    teacherCacheFloat16);
+                    teacherCacheFloat16, decoder);
         }
     }
 }

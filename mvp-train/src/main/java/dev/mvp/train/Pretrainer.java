@@ -7,6 +7,7 @@ import dev.mvp.api.Recipe;
 import dev.mvp.api.Torch;
 import dev.mvp.api.ViewSpec;
 import dev.mvp.data.ImageDataset;
+import dev.mvp.data.ImageDecoders;
 import dev.mvp.models.VisionTransformer;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.AdamW;
@@ -92,7 +93,7 @@ public final class Pretrainer {
         }
         int workers = config.workers() > 0 ? config.workers() : Runtime.getRuntime().availableProcessors();
         try (TargetCache cache = TargetCache.openOrBuild(config.teacherCache(), recipe.tokenizer(), data,
-                config.teacherCacheFloat16(), workers, listener::message)) {
+                config.teacherCacheFloat16(), workers, ImageDecoders.named(config.decoder()), listener::message)) {
             listener.message("teacher targets from the cache " + cache.dir() + " (" + cache.size() + " images, "
                     + cache.manifest().dtype() + ")");
             return run(config, recipe, BatchSource.images(data, config, recipe, listener::warning, cache, true),
@@ -335,6 +336,7 @@ public final class Pretrainer {
         env.put("torch_threads", Torch.threads());
         env.put("java", Runtime.version().toString());
         env.put("dataset", batches.describe());
+        env.put("decoder", ImageDecoders.resolve(config.decoder()));
         env.put("images", batches.images());
         return env;
     }

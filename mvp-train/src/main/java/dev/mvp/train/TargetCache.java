@@ -6,6 +6,8 @@ import dev.mvp.api.Tokenizer;
 import dev.mvp.api.Torch;
 import dev.mvp.data.BatchLoader;
 import dev.mvp.data.ImageDataset;
+import dev.mvp.data.ImageDecoder;
+import dev.mvp.data.ImageDecoders;
 import dev.mvp.data.LoaderConfig;
 import dev.mvp.data.RandomResizedCrop;
 import dev.mvp.masking.NoMasking;
@@ -146,8 +148,14 @@ public final class TargetCache implements AutoCloseable {
     /** Opens a valid cache, or builds it (see {@link #build}) when the folder holds none. */
     public static TargetCache openOrBuild(Path dir, Tokenizer teacher, ImageDataset data, boolean half, int workers,
                                           Consumer<String> progress) {
+        return openOrBuild(dir, teacher, data, half, workers, ImageDecoders.fastest(), progress);
+    }
+
+    /** As {@link #openOrBuild(Path, Tokenizer, ImageDataset, boolean, int, Consumer)}, decoding with {@code decoder}. */
+    public static TargetCache openOrBuild(Path dir, Tokenizer teacher, ImageDataset data, boolean half, int workers,
+                                          ImageDecoder decoder, Consumer<String> progress) {
         if (Files.isRegularFile(dir.resolve("cache.json"))) return open(dir, teacher, data);
-        return build(dir, teacher, data, half, workers, progress);
+        return build(dir, teacher, data, half, workers, decoder, progress);
     }
 
     /**
@@ -197,6 +205,12 @@ public final class TargetCache implements AutoCloseable {
      */
     public static TargetCache build(Path dir, Tokenizer teacher, ImageDataset data, boolean half, int workers,
                                     Consumer<String> progress) {
+        return build(dir, teacher, data, half, workers, ImageDecoders.fastest(), progress);
+    }
+
+    /** As {@link #build(Path, Tokenizer, ImageDataset, boolean, int, Consumer)}, decoding with {@code decoder}. */
+    public static TargetCache build(Path dir, Tokenizer teacher, ImageDataset data, boolean half, int workers,
+                                    ImageDecoder decoder, Consumer<String> progress) {
         Torch.init();
         int imagesPerShard = 4096, chunk = 32;
         int n = data.size();
@@ -210,7 +224,7 @@ public final class TargetCache implements AutoCloseable {
         // batches of one image: an epoch visits every image exactly once (nothing is dropped); they are stacked
         // into chunks for the teacher
         LoaderConfig loaderConfig = LoaderConfig.defaults().withBatchSize(1).withSeed(0).withThreads(Math.max(1, workers), 8)
-                .withMaxBadFraction(0).withAugmentation(FIXED_CROP, 0).withWarnings(progress);
+                .withMaxBadFraction(0).withAugmentation(FIXED_CROP, 0).withWarnings(progress).withDecoder(decoder);
         long started = System.nanoTime();
         try (BatchLoader loader = BatchLoader.open(data, List.of(teacher.inputSpec()), new NoMasking(), teacher.gridSize(), loaderConfig)) {
             List<Tensor> shardRows = new ArrayList<>();
