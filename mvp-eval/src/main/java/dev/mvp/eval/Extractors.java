@@ -2,6 +2,7 @@ package dev.mvp.eval;
 
 import dev.mvp.api.ImageNormalization;
 import dev.mvp.api.Interpolation;
+import dev.mvp.data.EvalTransform;
 import dev.mvp.models.VitConfig;
 
 import java.io.IOException;

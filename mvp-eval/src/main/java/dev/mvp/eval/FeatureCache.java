@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.mvp.api.Tensors;
 import dev.mvp.api.Torch;
 import dev.mvp.data.ImageDataset;
+import dev.mvp.data.ImageDecoders;
 import dev.mvp.models.io.SafeTensorsFile;
 import dev.mvp.models.io.SafeTensorsWriter;
 import dev.mvp.models.io.WeightFormatException;
@@ -36,13 +37,15 @@ import java.util.Map;
  *
  * <p>Layout of one entry, {@code <root>/<key>/}:
  * <pre>
- * manifest.json            what was extracted: extractor, transform, dataset, image count, dim, classes, shards
+ * manifest.json            what was extracted: extractor, transform, decoder, dataset, image count, undecodable
+ *                          images left out ("skipped"), dim, classes, shards
  * shard-00000.safetensors  features float32 [n, D], labels int64 [n], rows in dataset order
  * shard-00001.safetensors  ...
  * </pre>
  * The key is a hash of the extractor's description (which names the weight file with its size and modification
- * time), the transform, and every image path and label of the dataset, so a changed backbone, transform or dataset
- * gets a new entry instead of stale features. The manifest is written last, atomically: an entry without one is
+ * time), the transform, the image decoder evaluation uses on this machine ({@link ImageDecoders#resolve}), and
+ * every image path and label of the dataset, so a changed backbone, transform, decoder or dataset gets a new entry
+ * instead of stale features. The manifest is written last, atomically: an entry without one is
  * incomplete and is recomputed.
  */
 public final class FeatureCache {
@@ -84,7 +87,7 @@ public final class FeatureCache {
         Path dir = entry(extractor, dataset);
         if (Files.isRegularFile(dir.resolve("manifest.json"))) {
             FeatureSet cached = read(dir);
-            if (cached.size() == dataset.size() && cached.dim() == extractor.dim()) {
+            if (cached.size() + cached.skipped() == dataset.size() && cached.dim() == extractor.dim()) {
                 if (hit != null) hit[0] = true;
                 return cached;
             }
@@ -94,19 +97,29 @@ public final class FeatureCache {
         Map<String, String> about = new LinkedHashMap<>();
         about.put("extractor", extractor.describe());
         about.put("transform", extractor.transform().describe());
+        about.put("decoder", decoder());
         about.put("dataset", dataset.describe());
         write(dir, set, shardRows, about);
         if (hit != null) hit[0] = false;
         return set;
     }
 
-    /** The cache key: 16 hex digits of SHA-256 over the extractor, transform and dataset (every path and label). */
+    /** The decoder evaluation loaders use here: turbojpeg when libjpeg-turbo is installed, else imageio. */
+    private static String decoder() {
+        return ImageDecoders.resolve("auto");
+    }
+
+    /**
+     * The cache key: 16 hex digits of SHA-256 over the extractor, transform, decoder and dataset (every path and
+     * label).
+     */
     public static String key(FeatureExtractor extractor, ImageDataset dataset) {
         try {
             MessageDigest md = MessageDigest.getInstance("SHA-256");
             update(md, FORMAT);
             update(md, extractor.describe());
             update(md, extractor.transform().describe());
+            update(md, "decoder " + decoder());
             update(md, Integer.toString(extractor.dim()));
             update(md, Integer.toString(dataset.size()));
             for (int i = 0; i < dataset.size(); i++) {
@@ -137,6 +150,7 @@ public final class FeatureCache {
             manifest.put("format", FORMAT);
             about.forEach(manifest::put);
             manifest.put("images", set.size());
+            manifest.put("skipped", set.skipped());
             manifest.put("dim", set.dim());
             ArrayNode classes = manifest.putArray("classes");
             set.classes().forEach(classes::add);
@@ -222,6 +236,6 @@ public final class FeatureCache {
             all.close();
             throw e;
         }
-        return new FeatureSet(all, labels, classes);
+        return new FeatureSet(all, labels, classes, Math.max(0, manifest.path("skipped").asInt(0)));
     }
 }

@@ -17,11 +17,22 @@ public final class FeatureSet implements AutoCloseable {
     private final Tensor features;
     private final int[] labels;
     private final List<String> classes;
+    private final int skipped;
 
     /**
      * @param features float32 [N, D], owned by this set from now on (create it outside any PointerScope)
      */
     public FeatureSet(Tensor features, int[] labels, List<String> classes) {
+        this(features, labels, classes, 0);
+    }
+
+    /**
+     * @param features float32 [N, D], owned by this set from now on (create it outside any PointerScope)
+     * @param skipped  images of the dataset left out because they could not be decoded
+     */
+    public FeatureSet(Tensor features, int[] labels, List<String> classes, int skipped) {
+        if (skipped < 0) throw new IllegalArgumentException("skipped must be >= 0, got " + skipped);
+        this.skipped = skipped;
         this.features = Objects.requireNonNull(features, "features");
         this.labels = labels.clone();
         this.classes = List.copyOf(classes);
@@ -45,8 +56,14 @@ public final class FeatureSet implements AutoCloseable {
         return features;
     }
 
+    /** Rows N: the dataset's images that could be decoded. */
     public int size() {
         return labels.length;
+    }
+
+    /** The dataset's images left out because they could not be decoded (the dataset held {@code size() + skipped()}). */
+    public int skipped() {
+        return skipped;
     }
 
     public int dim() {

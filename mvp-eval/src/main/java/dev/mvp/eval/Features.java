@@ -1,7 +1,11 @@
 package dev.mvp.eval;
 
 import dev.mvp.api.Torch;
+import dev.mvp.data.Batch;
+import dev.mvp.data.BatchLoader;
 import dev.mvp.data.ImageDataset;
+import dev.mvp.data.ImageDecoders;
+import dev.mvp.data.LoaderConfig;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
@@ -11,9 +15,20 @@ public final class Features {
     private Features() {}
 
     /**
+     * The loader configuration evaluation uses: {@code batchSize} images per batch, {@code workers} decoding threads,
+     * the default decoder ({@link ImageDecoders#fastest()}: libjpeg-turbo when installed), at most 1% undecodable
+     * files (each skipped with one warning line on standard error).
+     */
+    public static LoaderConfig loaderConfig(int batchSize, int workers) {
+        return LoaderConfig.defaults().withBatchSize(batchSize).withThreads(Math.max(1, workers), 2);
+    }
+
+    /**
      * The features of every image of {@code dataset}, in dataset order, computed in batches of {@code batchSize}
-     * with {@code workers} decoding threads. Each batch runs in its own PointerScope. Call outside any scope: the
-     * result owns a long-lived tensor.
+     * with {@code workers} decoding threads ({@link BatchLoader#evaluation} with {@link #loaderConfig}). An image
+     * that cannot be decoded is left out (warned and counted, {@link FeatureSet#skipped()}), so the set has a row
+     * per decodable image. Each batch runs in its own PointerScope. Call outside any scope: the result owns a
+     * long-lived tensor.
      */
     public static FeatureSet extract(FeatureExtractor extractor, ImageDataset dataset, int batchSize, int workers,
                                      String phase, Progress progress) {
@@ -24,26 +39,35 @@ public final class Features {
         int n = dataset.size();
         Tensor all = torch.empty(new long[] {n, extractor.dim()});
         int[] labels = new int[n];
-        try (EvalImages images = new EvalImages(dataset, extractor.transform(), batchSize, workers)) {
-            int done = 0;
+        int done = 0, skipped;
+        try (BatchLoader images = BatchLoader.evaluation(dataset, extractor.transform(), loaderConfig(batchSize, workers))) {
             while (images.hasNext()) {
-                EvalImages.Chunk chunk = images.next();
+                int count;
                 try (PointerScope scope = new PointerScope()) {
-                    Tensor f = extractor.extract(chunk.tensor());
-                    if (f.dim() != 2 || f.size(0) != chunk.count() || f.size(1) != extractor.dim()) {
+                    Batch batch = images.next();
+                    count = batch.size();
+                    Tensor f = extractor.extract(batch.view(0));
+                    if (f.dim() != 2 || f.size(0) != count || f.size(1) != extractor.dim()) {
                         throw new IllegalStateException(extractor.describe() + " returned " + dev.mvp.api.Tensors.shapeString(f)
-                                + " for " + chunk.count() + " images; expected [" + chunk.count() + ", " + extractor.dim() + "]");
+                                + " for " + count + " images; expected [" + count + ", " + extractor.dim() + "]");
                     }
-                    all.narrow(0, chunk.start(), chunk.count()).copy_(f);
+                    all.narrow(0, done, count).copy_(f);
+                    System.arraycopy(batch.labels(), 0, labels, done, count);
                 }
-                System.arraycopy(chunk.labels(), 0, labels, chunk.start(), chunk.count());
-                done += chunk.count();
+                done += count;
                 progress.update(phase, done, n);
             }
+            skipped = Math.toIntExact(images.badFiles());
         } catch (RuntimeException e) {
             all.close();
             throw e;
         }
-        return new FeatureSet(all, labels, dataset.classes());
+        if (done < n) { // undecodable files were left out: keep the rows that were filled
+            Tensor kept = all.narrow(0, 0, done).clone();
+            all.close();
+            all = kept;
+            labels = java.util.Arrays.copyOf(labels, done);
+        }
+        return new FeatureSet(all, labels, dataset.classes(), skipped);
     }
 }

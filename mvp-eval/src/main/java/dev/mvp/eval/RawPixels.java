@@ -1,5 +1,6 @@
 package dev.mvp.eval;
 
+import dev.mvp.data.EvalTransform;
 import org.bytedeco.pytorch.Tensor;
 
 /**

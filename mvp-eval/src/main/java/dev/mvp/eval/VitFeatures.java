@@ -1,5 +1,6 @@
 package dev.mvp.eval;
 
+import dev.mvp.data.EvalTransform;
 import dev.mvp.models.VisionTransformer;
 import dev.mvp.models.VitConfig;
 import org.bytedeco.pytorch.NoGradGuard;

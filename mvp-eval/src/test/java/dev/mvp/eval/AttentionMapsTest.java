@@ -2,6 +2,10 @@ package dev.mvp.eval;
 
 import dev.mvp.api.Tensors;
 import dev.mvp.api.Torch;
+import dev.mvp.data.BatchLoader;
+import dev.mvp.data.EvalTransform;
+import dev.mvp.data.ImageDecoder;
+import dev.mvp.data.ImageDecoders;
 import dev.mvp.data.ImageFolder;
 import dev.mvp.data.RgbImage;
 import dev.mvp.models.VisionTransformer;
@@ -65,12 +69,12 @@ class AttentionMapsTest {
         return vit;
     }
 
-    static List<RgbImage> images(EvalTransform t, int n) {
+    static List<RgbImage> images(EvalTransform t, int n) throws Exception {
         var folder = ImageFolder.open(TestPaths.repoRoot().resolve("data/cifar10-sample"));
+        var one = Subset.perClass(folder, 1);
+        ImageDecoder decoder = ImageDecoders.fastest();
         List<RgbImage> out = new ArrayList<>();
-        try (EvalImages loader = new EvalImages(Subset.perClass(folder, 1), t, 1, 1)) {
-            for (int i = 0; i < n; i++) out.add(loader.cropped(i));
-        }
+        for (int i = 0; i < n; i++) out.add(t.crop(decoder.decode(one.path(i))));
         return out;
     }
 
@@ -78,6 +82,18 @@ class AttentionMapsTest {
     void theMapPeaksAtTheForcedPatchAndUpsamplesOntoItsPixels(@TempDir Path tmp) throws Exception {
         try (VisionTransformer vit = forcedModel()) {
             EvalTransform t = new EvalTransform(32, 1.0, dev.mvp.api.Interpolation.BICUBIC, dev.mvp.api.ImageNormalization.IMAGENET);
+            // the evaluation loader gives the same model input as cropping and normalising one image at a time
+            try (BatchLoader loader = BatchLoader.evaluation(Subset.perClass(ImageFolder.open(
+                    TestPaths.repoRoot().resolve("data/cifar10-sample")), 1), t, Features.loaderConfig(3, 1));
+                 PointerScope scope = new PointerScope()) {
+                float[] loaded = Tensors.toFloats(loader.next().view(0));
+                float[] one = new float[3 * 32 * 32];
+                List<RgbImage> crops = images(t, 3);
+                for (int i = 0; i < 3; i++) {
+                    t.toPlanar(crops.get(i), one, 0);
+                    assertThat(java.util.Arrays.copyOfRange(loaded, i * one.length, (i + 1) * one.length)).containsExactly(one);
+                }
+            }
             List<RgbImage> pics = images(t, 3);
             float[] pixels = new float[3 * 3 * 32 * 32];
             for (int i = 0; i < 3; i++) t.toPlanar(pics.get(i), pixels, i * 3 * 32 * 32);

@@ -4,6 +4,7 @@ import dev.mvp.api.ImageNormalization;
 import dev.mvp.api.Interpolation;
 import dev.mvp.api.Tensors;
 import dev.mvp.api.Torch;
+import dev.mvp.data.EvalTransform;
 import dev.mvp.data.ImageFolder;
 import dev.mvp.testing.TestPaths;
 import org.bytedeco.pytorch.Tensor;

@@ -5,12 +5,19 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.mvp.api.ImageNormalization;
 import dev.mvp.api.Interpolation;
 import dev.mvp.api.Torch;
+import dev.mvp.data.Batch;
+import dev.mvp.data.BatchLoader;
+import dev.mvp.data.DataException;
+import dev.mvp.data.DecodeException;
+import dev.mvp.data.EvalTransform;
 import dev.mvp.data.ImageDataset;
+import dev.mvp.data.ImageDecoder;
+import dev.mvp.data.ImageDecoders;
 import dev.mvp.data.ImageFolder;
+import dev.mvp.data.RgbImage;
 import dev.mvp.eval.AttentionMaps;
 import dev.mvp.eval.BackboneFiles;
-import dev.mvp.eval.EvalImages;
-import dev.mvp.eval.EvalTransform;
+import dev.mvp.eval.Features;
 import dev.mvp.eval.Results;
 import dev.mvp.eval.Subset;
 import dev.mvp.models.VisionTransformer;
@@ -122,19 +129,24 @@ final class AttentionCommand implements Callable<Integer> {
             ArrayNode rows = json.putArray("maps");
             ArrayNode sheets = json.putArray("sheets");
             float[] all = new float[data.size() * g * g];
+            int mapped = 0;
             List<AttentionMaps.Entry> pending = new ArrayList<>();
             int sheet = 0;
-            try (EvalImages loader = new EvalImages(data, transform, batchSize, Math.max(1, Runtime.getRuntime().availableProcessors()))) {
+            ImageDecoder decoder = ImageDecoders.fastest(); // the evaluation loader's; re-decodes each image for its sheet
+            try (BatchLoader loader = BatchLoader.evaluation(data, transform,
+                    Features.loaderConfig(batchSize, Runtime.getRuntime().availableProcessors()))) {
                 while (loader.hasNext()) {
-                    EvalImages.Chunk chunk = loader.next();
                     float[][] maps;
+                    int[] indices;
                     try (PointerScope scope = new PointerScope()) {
-                        maps = AttentionMaps.clsAttention(vit, chunk.tensor());
+                        Batch batch = loader.next();
+                        indices = batch.sampleIndices();
+                        maps = AttentionMaps.clsAttention(vit, batch.view(0));
                     }
-                    for (int i = 0; i < chunk.count(); i++) {
-                        int index = chunk.start() + i;
+                    for (int i = 0; i < indices.length; i++) {
+                        int index = indices[i];
                         float[] m = maps[i];
-                        System.arraycopy(m, 0, all, index * g * g, g * g);
+                        System.arraycopy(m, 0, all, mapped++ * g * g, g * g);
                         int peak = AttentionMaps.argmax(m);
                         String name = data.path(index).getFileName().toString();
                         ObjectNode row = rows.addObject();
@@ -143,7 +155,8 @@ final class AttentionCommand implements Callable<Integer> {
                         row.put("peak_col", peak % g);
                         row.put("peak_value", m[peak]);
                         row.put("sheet", sheet + pending.size() / perSheet);
-                        pending.add(new AttentionMaps.Entry(loader.cropped(index), AttentionMaps.upsample(m, g, size, mode),
+                        pending.add(new AttentionMaps.Entry(transform.crop(decode(decoder, data.path(index))),
+                                AttentionMaps.upsample(m, g, size, mode),
                                 name + "  peak patch (" + peak / g + ", " + peak % g + ") " + String.format("%.3f", m[peak])));
                         if (pending.size() == perSheet) {
                             sheets.add(writeSheet(pending, z, dir, sheet++, out));
@@ -155,15 +168,25 @@ final class AttentionCommand implements Callable<Integer> {
             if (!pending.isEmpty()) sheets.add(writeSheet(pending, z, dir, sheet, out));
             try (PointerScope scope = new PointerScope()) {
                 Map<String, org.bytedeco.pytorch.Tensor> t = new LinkedHashMap<>();
-                t.put("maps", dev.mvp.api.Tensors.ofFloats(all, data.size(), g, g));
+                t.put("maps", dev.mvp.api.Tensors.ofFloats(java.util.Arrays.copyOf(all, mapped * g * g), mapped, g, g));
                 SafeTensorsWriter.write(dir.resolve("maps.safetensors"), t, Map.of("about",
                         "CLS attention of the last block, mean over heads, [images, grid, grid], rows in results.json order"));
             }
+            json.put("skipped", data.size() - mapped);
             Results.write(dir.resolve("results.json"), json);
-            out.println("mvp attention: " + data.size() + " maps, " + sheets.size() + " sheets, maps.safetensors and results.json in "
+            out.println("mvp attention: " + mapped + " maps" + (mapped < data.size() ? " (" + (data.size() - mapped)
+                    + " undecodable images skipped)" : "") + ", " + sheets.size() + " sheets, maps.safetensors and results.json in "
                     + dir.toAbsolutePath());
         }
         return 0;
+    }
+
+    private static RgbImage decode(ImageDecoder decoder, Path file) {
+        try {
+            return decoder.decode(file);
+        } catch (DecodeException e) {
+            throw new DataException("cannot decode image " + e.getMessage(), e);
+        }
     }
 
     private static String writeSheet(List<AttentionMaps.Entry> entries, int zoom, Path dir, int index, PrintWriter out) {

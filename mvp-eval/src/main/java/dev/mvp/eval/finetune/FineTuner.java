@@ -2,9 +2,11 @@ package dev.mvp.eval.finetune;
 
 import dev.mvp.api.Tensors;
 import dev.mvp.api.Torch;
+import dev.mvp.data.Batch;
+import dev.mvp.data.BatchLoader;
+import dev.mvp.data.EvalTransform;
 import dev.mvp.data.ImageDataset;
-import dev.mvp.eval.EvalImages;
-import dev.mvp.eval.EvalTransform;
+import dev.mvp.eval.Features;
 import dev.mvp.eval.KnnClassifier;
 import dev.mvp.eval.optim.AdamW;
 import dev.mvp.eval.optim.Param;
@@ -125,21 +127,27 @@ public final class FineTuner {
         }
     }
 
-    /** Top-1 and top-5 accuracy (percent) of {@code model} on {@code data}, centre crops, eval mode. */
+    /**
+     * Top-1 and top-5 accuracy (percent) of {@code model} on {@code data}, centre crops, eval mode, over the images
+     * that decode ({@link BatchLoader#evaluation}: an undecodable one is warned about, counted and left out).
+     */
     public static double[] evaluate(VisionTransformer model, ImageDataset data, EvalTransform transform, int batchSize, int workers) {
         model.eval();
         int classes = model.config().numClasses();
         long c1 = 0, c5 = 0, n = 0;
-        try (EvalImages images = new EvalImages(data, transform, batchSize, workers); NoGradGuard noGrad = new NoGradGuard()) {
+        try (BatchLoader images = BatchLoader.evaluation(data, transform, Features.loaderConfig(batchSize, workers));
+             NoGradGuard noGrad = new NoGradGuard()) {
             while (images.hasNext()) {
-                EvalImages.Chunk chunk = images.next();
                 float[] logits;
+                int[] labels;
                 try (PointerScope scope = new PointerScope()) {
-                    logits = Tensors.toFloats(model.classify(chunk.tensor()));
+                    Batch batch = images.next();
+                    labels = batch.labels();
+                    logits = Tensors.toFloats(model.classify(batch.view(0)));
                 }
-                for (int r = 0; r < chunk.count(); r++) {
+                for (int r = 0; r < labels.length; r++) {
                     int[] ranked = KnnClassifier.rank(logits, r * classes, classes);
-                    int label = chunk.labels()[r];
+                    int label = labels[r];
                     if (ranked[0] == label) c1++;
                     for (int j = 0; j < Math.min(5, classes); j++) if (ranked[j] == label) c5++;
                     n++;

@@ -4,7 +4,7 @@ import dev.mvp.data.DataException;
 import dev.mvp.data.DecodeException;
 import dev.mvp.data.ImageDataset;
 import dev.mvp.data.ImageDecoder;
-import dev.mvp.data.ImageIoDecoder;
+import dev.mvp.data.ImageDecoders;
 import dev.mvp.data.Resampler;
 
 import java.util.ArrayDeque;
@@ -30,7 +30,7 @@ public final class TrainImages implements AutoCloseable {
     private final TrainTransform transform;
     private final int batchSize;
     private final long seed;
-    private final ImageDecoder decoder = new ImageIoDecoder();
+    private final ImageDecoder decoder = ImageDecoders.fastest(); // libjpeg-turbo when installed, as evaluation
     private final ExecutorService pool;
     private final ThreadLocal<Resampler> resamplers = ThreadLocal.withInitial(Resampler::new);
     private final ArrayDeque<Future<Batch>> inFlight = new ArrayDeque<>();

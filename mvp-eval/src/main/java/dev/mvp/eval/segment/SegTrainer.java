@@ -7,7 +7,8 @@ import dev.mvp.api.Torch;
 import dev.mvp.data.CropBox;
 import dev.mvp.data.DataException;
 import dev.mvp.data.DecodeException;
-import dev.mvp.data.ImageIoDecoder;
+import dev.mvp.data.ImageDecoder;
+import dev.mvp.data.ImageDecoders;
 import dev.mvp.data.Resampler;
 import dev.mvp.data.RgbImage;
 import dev.mvp.eval.Progress;
@@ -134,7 +135,7 @@ public final class SegTrainer {
         int b = config.batchSize();
         float[] px = new float[b * 3 * s * s], lb = new float[b * s * s];
         Resampler resampler = new Resampler();
-        ImageIoDecoder decoder = new ImageIoDecoder();
+        ImageDecoder decoder = ImageDecoders.fastest();
         for (int i = 0; i < b; i++) {
             SplittableRandom rng = new SplittableRandom(config.seed() * 1_000_003L + (long) iter * b + i);
             int index = rng.nextInt(data.size());
@@ -196,7 +197,7 @@ public final class SegTrainer {
         int s = model.backbone().imageSize();
         SegmentationMetrics metrics = new SegmentationMetrics(data.numClasses(), SegmentationData.IGNORE);
         Resampler resampler = new Resampler();
-        ImageIoDecoder decoder = new ImageIoDecoder();
+        ImageDecoder decoder = ImageDecoders.fastest();
         for (int i = 0; i < data.size(); i++) {
             RgbImage image;
             try {
