@@ -111,6 +111,9 @@ final class FeatureOptions {
             out.printf("%s: %d x %d %s in %.1f s (%s)%n", phase, set.size(), set.dim(), hit[0] ? "read from the cache" : "extracted",
                     (System.nanoTime() - t0) / 1e9, c.entry(extractor, dataset));
         }
+        if (set.skipped() > 0) {
+            out.printf("%s: %d undecodable image%s skipped (not in the features)%n", phase, set.skipped(), set.skipped() == 1 ? "" : "s");
+        }
         out.flush();
         return set;
     }
