@@ -19,7 +19,6 @@ import dev.mvp.eval.optim.Param;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.TensorOptional;
 import org.bytedeco.pytorch.global.torch;
 
 import java.util.ArrayList;
@@ -37,7 +36,8 @@ import java.util.concurrent.Future;
  * {@code min(4S r / long, S r / short)} with r uniform in [minScale, maxScale], a random {@code S x S} crop (padded
  * with 0 / the ignore label where the image is smaller), a horizontal flip with probability 0.5, ImageNet
  * normalisation. Left out: the crop's {@code cat_max_ratio=0.75} retry and PhotoMetricDistortion. Label maps are
- * resized by nearest neighbour. Loss: per-pixel cross-entropy with ignore index 255, averaged over valid pixels.
+ * resized by nearest neighbour. Loss: {@link Segmenter#loss} (mmseg's per-pixel cross-entropy with ignore index 255,
+ * averaged over all pixels, {@link SegLoss}; UperNet adds its auxiliary head's with weight 0.4).
  */
 public final class SegTrainer {
     private SegTrainer() {}
@@ -89,16 +89,10 @@ public final class SegTrainer {
                 try (PointerScope scope = new PointerScope()) {
                     Tensor x = Tensors.ofFloats(b[0], config.batchSize(), 3, s, s);
                     long[] y = new long[b[1].length];
-                    boolean any = false;
-                    for (int i = 0; i < y.length; i++) {
-                        y[i] = (long) b[1][i];
-                        any |= y[i] != SegmentationData.IGNORE;
-                    }
-                    if (!any) continue;                      // nothing to learn from: mean over no pixels is NaN
+                    for (int i = 0; i < y.length; i++) y[i] = (long) b[1][i];
                     Tensor labels = Tensors.ofLongs(y, config.batchSize(), s, s);
                     optimizer.zeroGrad();
-                    Tensor l = torch.cross_entropy_loss(model.forward(x), labels, new TensorOptional(), 1,
-                            SegmentationData.IGNORE, 0.0);
+                    Tensor l = model.loss(x, labels);        // mmseg's: mean over all pixels, + auxiliary heads
                     l.backward();
                     loss = l.item_double();
                     if (!Double.isFinite(loss)) throw new IllegalStateException("the loss is " + loss + " at iteration " + iter + ": lower --lr");

@@ -16,6 +16,15 @@ public interface Segmenter extends AutoCloseable {
     /** Per-pixel class logits {@code [B, classes, S, S]} of images {@code [B, 3, S, S]}, S = the backbone's size. */
     Tensor forward(Tensor images);
 
+    /**
+     * The training loss of images {@code [B, 3, S, S]} against labels int64 {@code [B, S, S]} (classes or
+     * {@link SegmentationData#IGNORE}): by default {@link SegLoss#crossEntropy} of {@link #forward}; a model with
+     * auxiliary heads adds theirs ({@link UperNetSegmenter}). A scalar in the caller's scope.
+     */
+    default Tensor loss(Tensor images, Tensor labels) {
+        return SegLoss.crossEntropy(forward(images), labels);
+    }
+
     VisionTransformer backbone();
 
     int classes();
