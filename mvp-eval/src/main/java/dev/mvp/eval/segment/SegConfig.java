@@ -1,7 +1,7 @@
 package dev.mvp.eval.segment;
 
 /**
- * Training settings of the light segmentation head (and, optionally, the backbone).
+ * Training settings of a segmentation head (and, optionally, the backbone) and of mmseg's crop pipeline.
  *
  * @param iterations       optimisation steps
  * @param batchSize        crops per step
@@ -12,11 +12,24 @@ package dev.mvp.eval.segment;
  * @param layerDecay       layer-wise lr decay of the backbone when trained
  * @param minScale         smallest random rescale ratio (mmseg ADE20K: 0.5)
  * @param maxScale         largest random rescale ratio (2.0)
- * @param seed             seed of data order, crops, flips and the head's init
+ * @param seed             seed of data order, crops, flips, distortions and the head's init
+ * @param catMaxRatio      mmseg's RandomCrop cat_max_ratio (ADE20K: 0.75): redraw a crop (up to 10 times) whose
+ *                         largest class covers this share of its labelled pixels or more, or that holds one class;
+ *                         1 turns the retry off
+ * @param photometric      apply mmseg's PhotoMetricDistortion to every crop (its ADE20K pipeline does)
  */
 public record SegConfig(int iterations, int batchSize, double lr, int warmupIters, double weightDecay, boolean trainBackbone,
-                        double layerDecay, double minScale, double maxScale, long seed) {
+                        double layerDecay, double minScale, double maxScale, long seed, double catMaxRatio,
+                        boolean photometric) {
+    /** mmseg's ADE20K pipeline pieces on: cat_max_ratio 0.75 and PhotoMetricDistortion. */
+    public SegConfig(int iterations, int batchSize, double lr, int warmupIters, double weightDecay, boolean trainBackbone,
+                     double layerDecay, double minScale, double maxScale, long seed) {
+        this(iterations, batchSize, lr, warmupIters, weightDecay, trainBackbone, layerDecay, minScale, maxScale, seed,
+                RandomCrop.ADE_CAT_MAX_RATIO, true);
+    }
+
     public SegConfig {
+        if (!(catMaxRatio > 0)) throw new IllegalArgumentException("cat_max_ratio must be > 0 (1: no retry), got " + catMaxRatio);
         if (iterations < 1 || batchSize < 1) throw new IllegalArgumentException("iterations and batch size must be >= 1");
         if (!(lr > 0) || warmupIters < 0 || weightDecay < 0) throw new IllegalArgumentException("bad lr, warm-up or weight decay");
         if (!(layerDecay > 0 && layerDecay <= 1)) throw new IllegalArgumentException("layer decay must be in (0, 1]");

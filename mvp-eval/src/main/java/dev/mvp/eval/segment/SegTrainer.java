@@ -32,12 +32,15 @@ import java.util.concurrent.Future;
  * Trains a {@link Segmenter} ({@link LinearSegmenter} or {@link UperNetSegmenter}) and evaluates it with mmseg's mean
  * IoU.
  *
- * <p>Training crops follow mmseg's ADE20K pipeline in part: a random keep-ratio rescale by
- * {@code min(4S r / long, S r / short)} with r uniform in [minScale, maxScale], a random {@code S x S} crop (padded
- * with 0 / the ignore label where the image is smaller), a horizontal flip with probability 0.5, ImageNet
- * normalisation. Left out: the crop's {@code cat_max_ratio=0.75} retry and PhotoMetricDistortion. Label maps are
- * resized by nearest neighbour. Loss: {@link Segmenter#loss} (mmseg's per-pixel cross-entropy with ignore index 255,
- * averaged over all pixels, {@link SegLoss}; UperNet adds its auxiliary head's with weight 0.4).
+ * <p>Training crops follow mmseg's ADE20K pipeline: a random keep-ratio rescale by {@code min(4S r / long, S r / short)}
+ * with r uniform in [minScale, maxScale], a random {@code S x S} crop, with mmseg's {@code cat_max_ratio} retry when
+ * {@link SegConfig#catMaxRatio()} is below 1 ({@link RandomCrop}), a horizontal flip with probability 0.5, mmseg's
+ * PhotoMetricDistortion on the crop's uint8 pixels when {@link SegConfig#photometric()} ({@link PhotoMetricDistortion}),
+ * ImageNet normalisation, padding to {@code S x S} (0 / the ignore label). Label maps are resized by nearest
+ * neighbour. Differences that remain: the image is resized with PIL's bilinear filter (mmcv uses OpenCV's), and the
+ * target scale is not truncated to whole pixels first ({@code int(2048 r)}) as mmseg's is. Loss:
+ * {@link Segmenter#loss} (mmseg's per-pixel cross-entropy with ignore index 255, averaged over all pixels,
+ * {@link SegLoss}; UperNet adds its auxiliary head's with weight 0.4).
  */
 public final class SegTrainer {
     private SegTrainer() {}
@@ -157,13 +160,23 @@ public final class SegTrainer {
         int nw = Math.max(1, (int) (w * scale + 0.5)), nh = Math.max(1, (int) (h * scale + 0.5));
         RgbImage resized = nw == w && nh == h ? image : resampler.resize(image, CropBox.whole(w, h), nw, nh, Interpolation.BILINEAR);
         LabelMap lres = nw == w && nh == h ? label : label.resizeNearest(nw, nh);
-        int top = nh > s ? rng.nextInt(nh - s + 1) : 0, left = nw > s ? rng.nextInt(nw - s + 1) : 0;
-        int ch = Math.min(s, nh), cw = Math.min(s, nw);
+        int[] box = RandomCrop.choose(lres.labels(), nw, nh, s, s, config.catMaxRatio(), SegmentationData.IGNORE,
+                RandomCrop.uniform(rng));
+        int top = box[0], left = box[1];
+        int ch = Math.min(s, nh - top), cw = Math.min(s, nw - left);
         boolean flip = rng.nextDouble() < 0.5;
-        // mmseg's order: RandomCrop, RandomFlip (of the crop), Normalize, Pad (bottom/right: 0 / ignore)
+        // mmseg's order: RandomCrop, RandomFlip (of the crop), PhotoMetricDistortion, Normalize, Pad (bottom/right: 0 / ignore)
+        byte[] src = resized.pixels();
+        byte[] patch = new byte[ch * cw * 3];
+        for (int y = 0; y < ch; y++) {
+            for (int x = 0; x < cw; x++) {
+                int sx = left + (flip ? cw - 1 - x : x);
+                System.arraycopy(src, 3 * ((top + y) * nw + sx), patch, 3 * (y * cw + x), 3);
+            }
+        }
+        if (config.photometric()) PhotoMetricDistortion.apply(patch, 0, ch * cw, PhotoMetricDistortion.Draws.draw(rng));
         ImageNormalization.MeanStd n = ImageNormalization.IMAGENET;
         int plane = s * s;
-        byte[] src = resized.pixels();
         int[] lsrc = lres.labels();
         for (int y = 0; y < s; y++) {
             for (int x = 0; x < s; x++) {
@@ -175,7 +188,7 @@ public final class SegTrainer {
                 }
                 int sy = top + y, sx = left + (flip ? cw - 1 - x : x);
                 for (int c = 0; c < 3; c++) {
-                    px[pxOffset + c * plane + d] = ((src[3 * (sy * nw + sx) + c] & 0xFF) / 255f - n.mean()[c]) / n.std()[c];
+                    px[pxOffset + c * plane + d] = ((patch[3 * (y * cw + x) + c] & 0xFF) / 255f - n.mean()[c]) / n.std()[c];
                 }
                 lb[lbOffset + d] = lsrc[sy * nw + sx];
             }
