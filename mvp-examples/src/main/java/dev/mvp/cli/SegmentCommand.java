@@ -32,10 +32,14 @@ import java.util.concurrent.Callable;
 @Command(name = "segment", mixinStandardHelpOptions = true, showDefaultValues = true, sortOptions = false,
         description = {
                 "Semantic segmentation on a ViT backbone with a light head (LayerNorm + linear per patch, for small runs) or",
-                "UperNet (BEiT's multi-level neck + mmseg's UPerHead, the paper's head: --head upernet --channels 768",
-                "--img-size 512 --iters 160000 --batch-size 16 --train-backbone), trained on ADE20K-format data",
-                "(images/<split>/*.jpg, annotations/<split>/*.png; label 0 ignored, 150 classes) and scored with",
-                "mmsegmentation's mean IoU (sliding-window or whole-image inference). Writes results.json and the weights."})
+                "UperNet (BEiT's multi-level neck for patch 16 or 8 + mmseg's UPerHead, with its auxiliary FCN head in",
+                "training; the paper's head: --head upernet --channels 768 --img-size 512 --iters 160000 --batch-size 16",
+                "--train-backbone), trained on ADE20K-format data (images/<split>/*.jpg, annotations/<split>/*.png; label 0",
+                "ignored, 150 classes) with mmseg's crops (random rescale 0.5-2, cat_max_ratio retry, flip,",
+                "PhotoMetricDistortion) and scored with mmsegmentation's mean IoU (sliding-window or whole-image",
+                "inference). Writes results.json and the weights.",
+                "Attention heads: from --heads, else the file's metadata, a run's preset or a BEiT relative position table;",
+                "else assumed width / 64 (true of every timm/BEiT/DeiT/DINO/MAE preset): pass --heads for other models."})
 final class SegmentCommand implements Callable<Integer> {
 
     @Option(names = "--backbone", paramLabel = "FILE|DIR", required = true,
@@ -70,6 +74,13 @@ final class SegmentCommand implements Callable<Integer> {
     @Option(names = "--channels", paramLabel = "N", defaultValue = "768", description = "UperNet's channels (BEiT ViT-B: 768).")
     int channels;
 
+    @Option(names = "--aux-weight", paramLabel = "W", defaultValue = "0.4",
+            description = "UperNet: loss weight of the auxiliary FCN head on the neck's third level (BEiT/MVP: 0.4; 0: no auxiliary head).")
+    double auxWeight;
+
+    @Option(names = "--aux-channels", paramLabel = "N", defaultValue = "256", description = "UperNet: the auxiliary FCN head's channels (BEiT/MVP: 256).")
+    int auxChannels;
+
     @Option(names = "--out-indices", paramLabel = "I", split = ",",
             description = "UperNet's four blocks (0-based; default BEiT's 3,5,7,11 for depth 12, 7,11,15,23 for 24, else quarter ends).")
     int[] outIndices;
@@ -89,6 +100,13 @@ final class SegmentCommand implements Callable<Integer> {
     @Option(names = "--weight-decay", paramLabel = "WD", defaultValue = "0.01", description = "AdamW weight decay.")
     double weightDecay;
 
+    @Option(names = "--cat-max-ratio", paramLabel = "R", defaultValue = "0.75",
+            description = "mmseg's RandomCrop: redraw a crop (up to 10 times) whose largest class covers this share of its labelled pixels (1: off).")
+    double catMaxRatio;
+
+    @Option(names = "--no-photometric", description = "Leave out mmseg's PhotoMetricDistortion of the training crops (on by default, as in BEiT/MVP).")
+    boolean noPhotometric;
+
     @Option(names = "--train-backbone", description = "Fine-tune the backbone too (layer-wise lr decay); default: frozen.")
     boolean trainBackbone;
 
@@ -104,7 +122,8 @@ final class SegmentCommand implements Callable<Integer> {
     @Option(names = "--img-size", paramLabel = "N", defaultValue = "0", description = "Crop size (0: the backbone's own; BEiT/MVP: 512).")
     int imageSize;
 
-    @Option(names = "--heads", paramLabel = "N", defaultValue = "0", description = "Attention heads (0: inferred).")
+    @Option(names = "--heads", paramLabel = "N", defaultValue = "0",
+            description = "Attention heads (0: from the file's metadata, a run's preset or a BEiT relative position table, else width / 64).")
     int heads;
 
     @Option(names = "--seed", paramLabel = "N", defaultValue = "0", description = "Seed of the head init, crops and flips.")
@@ -127,7 +146,8 @@ final class SegmentCommand implements Callable<Integer> {
         SegConfig config;
         try {
             inference = SegInference.Mode.parse(mode);
-            config = new SegConfig(iters, batchSize, lr, warmupIters, weightDecay, trainBackbone, layerDecay, 0.5, 2.0, seed);
+            config = new SegConfig(iters, batchSize, lr, warmupIters, weightDecay, trainBackbone, layerDecay, 0.5, 2.0, seed,
+                    catMaxRatio, !noPhotometric);
         } catch (IllegalArgumentException e) {
             throw new Main.UsageException(e.getMessage());
         }
@@ -138,7 +158,17 @@ final class SegmentCommand implements Callable<Integer> {
         if (!head.equals("linear") && !head.equals("upernet")) throw new Main.UsageException("--head must be linear or upernet, got " + head);
         if (head.equals("upernet") && batchSize < 2) throw new Main.UsageException("--head upernet needs --batch-size >= 2 (its BatchNorms)");
         if (channels < 1) throw new Main.UsageException("--channels must be >= 1, got " + channels);
+        if (!(auxWeight >= 0) || Double.isInfinite(auxWeight)) throw new Main.UsageException("--aux-weight must be >= 0, got " + auxWeight);
+        if (auxChannels < 1) throw new Main.UsageException("--aux-channels must be >= 1, got " + auxChannels);
         if (outIndices != null && outIndices.length != 4) throw new Main.UsageException("--out-indices needs 4 blocks, got " + outIndices.length);
+        if (head.equals("upernet")) {
+            int patch = BackboneFiles.inferConfig(backbone, heads).patchSize();
+            try {
+                UperNetSegmenter.checkPatchSize(patch);
+            } catch (IllegalArgumentException e) {
+                throw new Main.UsageException("--head upernet: " + e.getMessage() + " (" + backbone + "); use --head linear");
+            }
+        }
         Path dir = outDir != null ? outDir : Path.of(System.getProperty("mvp.home", "."), "runs",
                 "segment-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
         SegmentationData train = SegmentationData.open(data, trainSplit, numClasses, !noReduce).first(maxTrain);
@@ -148,9 +178,11 @@ final class SegmentCommand implements Callable<Integer> {
         torch.manual_seed(seed);
         BackboneFiles.Loaded loaded = BackboneFiles.load(backbone, new BackboneFiles.Options(heads, imageSize, 0));
         long t0 = System.nanoTime();
+        UperNetSegmenter.Auxiliary aux = auxWeight > 0 ? new UperNetSegmenter.Auxiliary(auxChannels, 1, auxWeight)
+                : UperNetSegmenter.Auxiliary.NONE;
         try (Segmenter model = head.equals("upernet")
                 ? new UperNetSegmenter(loaded.model(), numClasses, channels,
-                        outIndices != null ? outIndices : UperNetSegmenter.defaultIndices(loaded.model().config().depth()))
+                        outIndices != null ? outIndices : UperNetSegmenter.defaultIndices(loaded.model().config().depth()), aux)
                 : new LinearSegmenter(loaded.model(), numClasses)) {
             int s = model.backbone().imageSize();
             int windowStride = stride > 0 ? stride : Math.max(1, (int) Math.round(s * 2.0 / 3.0));
