@@ -43,10 +43,18 @@ import java.util.Objects;
  * {@code qkv.bias}, BEiT's {@code q_bias}/{@code v_bias}, or none), layer scale ({@code ls1.gamma} or
  * {@code gamma_1}), relative position bias (shared {@code rel_pos_bias.*} or per block), absolute position embedding
  * and the image size it was made for ({@code pos_embed}; else the relative table's grid), pooling ({@code fc_norm}
- * present: mean pooling; else CLS with the final {@code norm}). The number of heads cannot be read from shapes: it is
- * taken from {@link Options#heads()} when given, else from the safetensors metadata ({@code mvp_vit_config}, the
- * configuration {@code ./mvp export} records, or a {@code num_heads} / {@code heads} key), else from a run folder's {@code config.json} model preset, else {@code width / 64} (every timm
- * and BEiT preset, tiny to huge, has 64-dimensional heads). A classifier {@code head.*} in the file is ignored.
+ * present: mean pooling; else CLS with the final {@code norm}). A classifier {@code head.*} in the file is ignored.
+ *
+ * <p><b>Attention heads</b> are in no weight shape of a plain ViT. Every source that states them is consulted and all
+ * must agree, else loading fails naming both ({@link #resolveHeads}): {@link Options#heads()} (the {@code --heads}
+ * flag), the safetensors metadata ({@code mvp_vit_config}, the configuration {@code ./mvp export} records, or a
+ * {@code num_heads} / {@code heads} key, written by {@code ./mvp finetune} and {@code ./mvp segment}), a run folder's
+ * {@code config.json} model preset, and a relative position table (BEiT's
+ * {@code relative_position_bias_table} is {@code [rows, heads]}: the one shape that holds them). With none of these
+ * the count is <b>assumed</b>: 16 for the widths of ViT-H (1280), ViT-g (1408) and ViT-G (1664), else
+ * {@code width / 64} (true of timm's, DeiT's, DINO's, MAE's and BEiT's Ti/S/B/L); a model with other heads then gives
+ * wrong features without any error, so such files need {@code --heads}. {@link Loaded#headsSource()} says which
+ * source gave the count.
  */
 public final class BackboneFiles {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -89,8 +97,12 @@ public final class BackboneFiles {
         }
     }
 
-    /** A loaded backbone, the weight file it came from and the configuration used. */
-    public record Loaded(VisionTransformer model, Path weightFile, String prefix, VitConfig config, int fileDepth) {}
+    /**
+     * A loaded backbone, the weight file it came from and the configuration used; {@code headsSource} says where the
+     * number of attention heads came from (starting with "assumed" when no source stated it).
+     */
+    public record Loaded(VisionTransformer model, Path weightFile, String prefix, VitConfig config, int fileDepth,
+                         String headsSource) {}
 
     /**
      * Loads a backbone (see the class comment). Call it outside any PointerScope: the model is long-lived. The model
@@ -107,7 +119,8 @@ public final class BackboneFiles {
         int presetHeads = Files.isDirectory(source) ? runHeads(source) : 0;
         try (Weights w = Weights.open(file)) {
             String prefix = prefixOf(w);
-            VitConfig full = infer(w, prefix, options.heads() > 0 ? options.heads() : presetHeads);
+            Heads heads = heads(w, prefix, options.heads(), presetHeads);
+            VitConfig full = infer(w, prefix, heads.count());
             int depth = options.blocks() == 0 ? full.depth() : options.blocks();
             if (depth > full.depth()) {
                 throw new IllegalArgumentException(file + " has " + full.depth() + " blocks; cannot keep " + depth);
@@ -134,7 +147,7 @@ public final class BackboneFiles {
                 throw e;
             }
             vit.eval();
-            return new Loaded(vit, file, prefix, config, full.depth());
+            return new Loaded(vit, file, prefix, config, full.depth(), heads.source());
         }
     }
 
@@ -158,7 +171,7 @@ public final class BackboneFiles {
         int presetHeads = Files.isDirectory(source) ? runHeads(source) : 0;
         try (Weights w = Weights.open(file)) {
             String prefix = prefixOf(w);
-            VitConfig inferred = infer(w, prefix, heads > 0 ? heads : presetHeads);
+            VitConfig inferred = infer(w, prefix, heads(w, prefix, heads, presetHeads).count());
             VitConfig config = inferred.withNumClasses(numClasses).withPooling(meanPooling ? Pooling.MEAN : Pooling.CLS)
                     .withDropPath(dropPath);
             if (config.relativePosition() == RelativePosition.SHARED) config = config.withRelativePosition(RelativePosition.PER_BLOCK);
@@ -188,7 +201,8 @@ public final class BackboneFiles {
         Path file = weightFile(source);
         int presetHeads = Files.isDirectory(source) ? runHeads(source) : 0;
         try (Weights w = Weights.open(file)) {
-            return infer(w, prefixOf(w), heads > 0 ? heads : presetHeads);
+            String prefix = prefixOf(w);
+            return infer(w, prefix, heads(w, prefix, heads, presetHeads).count());
         }
     }
 
@@ -295,18 +309,64 @@ public final class BackboneFiles {
         if (pooling == Pooling.CLS && !w.contains(prefix + "norm.weight")) {
             throw bad(w, prefix + "norm.weight", "missing (nor fc_norm.weight)");
         }
-        if (heads == 0) heads = metadataHeads(w);
-        if (heads == 0) {
-            if (width % 64 != 0) {
-                throw new IllegalArgumentException(w.path() + ": width " + width + " is not a multiple of 64; give the "
-                        + "number of attention heads (--heads)");
-            }
-            heads = width / 64;
-        }
+        if (heads == 0) heads = heads(w, prefix, 0, 0).count();
         if (width % heads != 0) throw new IllegalArgumentException("width " + width + " of " + w.path()
                 + " is not divisible by " + heads + " heads");
         return new VitConfig(grid * patchSize, patchSize, width, depth, heads, mlpRatio, bias, 1e-6,
                 layerScale ? 0.1 : 0, rel, absolute, 0, pooling, 0, VitConfig.AttentionKernel.SDPA);
+    }
+
+    /** A head count and where it came from. */
+    record Heads(int count, String source) {}
+
+    /** Widths of known presets whose heads are not 64 wide: ViT-H (1280), ViT-g (1408), ViT-G (1664), all 16 heads. */
+    private static final Map<Integer, Integer> WIDE_PRESETS = Map.of(1280, 16, 1408, 16, 1664, 16);
+
+    /** The heads of the file's weights (see the class comment), from the flag and run preset given (0: none). */
+    private static Heads heads(Weights w, String prefix, int flag, int preset) {
+        long[] cls = shape(w, prefix, "cls_token");
+        int width = (int) cls[cls.length - 1];
+        String table = w.contains(prefix + "rel_pos_bias.relative_position_bias_table") ? "rel_pos_bias.relative_position_bias_table"
+                : w.contains(prefix + "blocks.0.attn.relative_position_bias_table") ? "blocks.0.attn.relative_position_bias_table" : null;
+        int tableHeads = 0;
+        if (table != null) {
+            long[] t = shape(w, prefix, table);
+            if (t.length != 2 || t[1] < 1) throw bad(w, prefix + table, "shape is not [rows, heads]");
+            tableHeads = (int) t[1];
+        }
+        return resolveHeads(w.path(), width, flag, metadataHeads(w), preset, tableHeads, prefix + table);
+    }
+
+    /**
+     * The rule of the class comment: every stated count (flag, metadata, run preset, relative position table; 0 when
+     * absent) must agree; with none, 16 for the ViT-H/g/G widths, else {@code width / 64}.
+     *
+     * @throws IllegalArgumentException naming the file and the two sources that disagree, or when nothing states the
+     *                                  heads and the width is not a multiple of 64
+     */
+    static Heads resolveHeads(Path file, int width, int flag, int metadata, int preset, int tableHeads, String table) {
+        java.util.List<Heads> stated = new java.util.ArrayList<>();
+        if (flag > 0) stated.add(new Heads(flag, "--heads " + flag));
+        if (metadata > 0) stated.add(new Heads(metadata, "the file's metadata (" + metadata + " heads)"));
+        if (preset > 0) stated.add(new Heads(preset, "the run's model preset (" + preset + " heads)"));
+        if (tableHeads > 0) stated.add(new Heads(tableHeads, table + " (" + tableHeads + " columns, one per head)"));
+        if (!stated.isEmpty()) {
+            Heads first = stated.getFirst();
+            for (Heads h : stated) {
+                if (h.count() != first.count()) {
+                    throw new IllegalArgumentException(file + ": " + first.source() + " contradicts " + h.source()
+                            + "; the attention heads must agree");
+                }
+            }
+            return first;
+        }
+        Integer wide = WIDE_PRESETS.get(width);
+        if (wide != null) return new Heads(wide, "assumed " + wide + " (the ViT-H/g/G preset of width " + width + "; --heads if not)");
+        if (width % 64 != 0) {
+            throw new IllegalArgumentException(file + ": width " + width + " is not a multiple of 64 and nothing in the file "
+                    + "states the attention heads; give them with --heads");
+        }
+        return new Heads(width / 64, "assumed width / 64 = " + width / 64 + " (no --heads, metadata or relative position table)");
     }
 
     private static int metadataHeads(Weights w) {

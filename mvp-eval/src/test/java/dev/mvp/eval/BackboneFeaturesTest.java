@@ -2,6 +2,7 @@ package dev.mvp.eval;
 
 import dev.mvp.api.Tensors;
 import dev.mvp.api.Torch;
+import dev.mvp.models.VisionTransformer;
 import dev.mvp.models.VitConfig;
 import dev.mvp.models.io.SafeTensorsFile;
 import dev.mvp.models.io.WeightFormatException;
@@ -98,7 +99,39 @@ class BackboneFeaturesTest {
         }
         assertThat(BackboneFiles.inferConfig(tmp.resolve("exported.safetensors"), 0).heads()).isEqualTo(4);
         assertThat(BackboneFiles.inferConfig(tmp.resolve("keyed.safetensors"), 0).heads()).isEqualTo(2);
-        assertThat(BackboneFiles.inferConfig(tmp.resolve("keyed.safetensors"), 8).heads()).as("the flag wins").isEqualTo(8);
+        assertThat(BackboneFiles.inferConfig(tmp.resolve("keyed.safetensors"), 2).heads()).as("the flag agrees").isEqualTo(2);
+        assertThatThrownBy(() -> BackboneFiles.inferConfig(tmp.resolve("keyed.safetensors"), 8)).as("a contradicting flag")
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("keyed.safetensors")
+                .hasMessageContaining("--heads 8 contradicts the file's metadata (2 heads)");
+    }
+
+    @Test
+    void beitsRelativePositionTablesGiveTheHeadsAndCatchAWrongCount() {
+        // width 64 with 4 heads: width / 64 would silently give 1
+        assertThat(BackboneFiles.inferConfig(TestPaths.fixture("vit/beit_pretrain.safetensors"), 0).heads()).isEqualTo(4);
+        assertThat(BackboneFiles.inferConfig(TestPaths.fixture("vit/beit_finetune.safetensors"), 0).heads()).isEqualTo(4);
+        assertThatThrownBy(() -> BackboneFiles.inferConfig(TestPaths.fixture("vit/beit_finetune.safetensors"), 2))
+                .hasMessageContaining("--heads 2 contradicts blocks.0.attn.relative_position_bias_table (4 columns, one per head)");
+        BackboneFiles.Loaded loaded = BackboneFiles.load(TestPaths.fixture("vit/beit_pretrain.safetensors"), BackboneFiles.Options.inferred());
+        try (VisionTransformer vit = loaded.model()) {
+            assertThat(vit.config().heads()).isEqualTo(4);
+            assertThat(loaded.headsSource()).isEqualTo("rel_pos_bias.relative_position_bias_table (4 columns, one per head)");
+        }
+    }
+
+    @Test
+    void withoutAStatedCountTheHeadsAreAssumedAndSaySo() {
+        Path f = Path.of("x.safetensors");
+        assertThat(BackboneFiles.resolveHeads(f, 768, 0, 0, 0, 0, null).count()).isEqualTo(12);
+        assertThat(BackboneFiles.resolveHeads(f, 768, 0, 0, 0, 0, null).source()).startsWith("assumed width / 64");
+        assertThat(BackboneFiles.resolveHeads(f, 1280, 0, 0, 0, 0, null).count()).as("ViT-H: 16 heads of 80").isEqualTo(16);
+        assertThat(BackboneFiles.resolveHeads(f, 1280, 0, 0, 0, 0, null).source()).startsWith("assumed 16");
+        assertThat(BackboneFiles.resolveHeads(f, 1280, 20, 0, 0, 0, null).count()).as("the flag decides").isEqualTo(20);
+        assertThatThrownBy(() -> BackboneFiles.resolveHeads(f, 100, 0, 0, 0, 0, null)).hasMessageContaining("x.safetensors")
+                .hasMessageContaining("--heads");
+        assertThatThrownBy(() -> BackboneFiles.resolveHeads(f, 768, 0, 12, 6, 0, null))
+                .hasMessageContaining("the file's metadata (12 heads) contradicts the run's model preset (6 heads)");
+        assertThat(BackboneFiles.resolveHeads(f, 768, 12, 12, 12, 12, "t").source()).isEqualTo("--heads 12");
     }
 
     @Test

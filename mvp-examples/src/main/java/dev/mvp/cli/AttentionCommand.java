@@ -68,7 +68,8 @@ final class AttentionCommand implements Callable<Integer> {
             description = "Enlarge each panel N times for viewing (0: to about 224 pixels).")
     int zoom;
 
-    @Option(names = "--heads", paramLabel = "N", defaultValue = "0", description = "Attention heads (0: inferred).")
+    @Option(names = "--heads", paramLabel = "N", defaultValue = "0",
+            description = "Attention heads (0: from the file's metadata, a run's preset or a BEiT relative position table, else assumed: width / 64, 16 for ViT-H/g/G).")
     int heads;
 
     @Option(names = "--img-size", paramLabel = "N", defaultValue = "0", description = "Input side (0: the backbone's own).")

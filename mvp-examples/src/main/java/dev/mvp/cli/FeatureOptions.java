@@ -33,7 +33,7 @@ final class FeatureOptions {
     int block;
 
     @Option(names = "--heads", paramLabel = "N", defaultValue = "0",
-            description = "Attention heads (0: from the file's metadata or the run's preset, else width / 64).")
+            description = "Attention heads (0: from the file's metadata, a run's preset or a BEiT relative position table, else assumed: width / 64, 16 for ViT-H/g/G).")
     int heads;
 
     @Option(names = "--img-size", paramLabel = "N", defaultValue = "0",

@@ -108,7 +108,8 @@ final class FinetuneCommand implements Callable<Integer> {
     @Option(names = "--img-size", paramLabel = "N", defaultValue = "0", description = "Input side (0: the backbone's own).")
     int imageSize;
 
-    @Option(names = "--heads", paramLabel = "N", defaultValue = "0", description = "Attention heads (0: inferred).")
+    @Option(names = "--heads", paramLabel = "N", defaultValue = "0",
+            description = "Attention heads (0: from the file's metadata, a run's preset or a BEiT relative position table, else assumed: width / 64, 16 for ViT-H/g/G).")
     int heads;
 
     @Option(names = "--seed", paramLabel = "N", defaultValue = "0", description = "Seed of head init, drop path, data order, augmentation, mixing.")

@@ -38,8 +38,9 @@ import java.util.concurrent.Callable;
                 "ignored, 150 classes) with mmseg's crops (random rescale 0.5-2, cat_max_ratio retry, flip,",
                 "PhotoMetricDistortion) and scored with mmsegmentation's mean IoU (sliding-window or whole-image",
                 "inference). Writes results.json and the weights.",
-                "Attention heads: from --heads, else the file's metadata, a run's preset or a BEiT relative position table;",
-                "else assumed width / 64 (true of every timm/BEiT/DeiT/DINO/MAE preset): pass --heads for other models."})
+                "Attention heads: from --heads, the file's metadata, a run's preset or a BEiT relative position table (all",
+                "must agree); with none, assumed: width / 64 (the Ti/S/B/L of timm, DeiT, DINO, MAE, BEiT), 16 for the",
+                "ViT-H/g/G widths 1280/1408/1664. Pass --heads for a model with other heads."})
 final class SegmentCommand implements Callable<Integer> {
 
     @Option(names = "--backbone", paramLabel = "FILE|DIR", required = true,
@@ -123,7 +124,7 @@ final class SegmentCommand implements Callable<Integer> {
     int imageSize;
 
     @Option(names = "--heads", paramLabel = "N", defaultValue = "0",
-            description = "Attention heads (0: from the file's metadata, a run's preset or a BEiT relative position table, else width / 64).")
+            description = "Attention heads (0: from the file's metadata, a run's preset or a BEiT relative position table, else assumed: width / 64, 16 for ViT-H/g/G).")
     int heads;
 
     @Option(names = "--seed", paramLabel = "N", defaultValue = "0", description = "Seed of the head init, crops and flips.")
@@ -189,6 +190,7 @@ final class SegmentCommand implements Callable<Integer> {
             out.println("mvp segment: " + model.backbone().description() + " from " + loaded.weightFile() + " ("
                     + (trainBackbone ? "fine-tuned, layer decay " + layerDecay : "frozen") + "), " + model.describe() + ", "
                     + numClasses + " classes");
+            out.println("mvp segment: attention heads " + model.backbone().config().heads() + " from " + loaded.headsSource());
             out.println("mvp segment: train " + train.describe());
             out.println("mvp segment: val   " + val.describe());
             int every = Math.max(1, iters / 20);
