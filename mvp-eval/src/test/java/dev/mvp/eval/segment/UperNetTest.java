@@ -34,6 +34,7 @@ class UperNetTest {
     /** Width 32, patch {@code patch}, a 4x4 (patch 16) or 8x8 (patch 8) grid at 64 pixels. */
     static UperNetSegmenter model(int patch, int auxChannels) {
         Torch.init();
+        Torch.setThreads(1);
         torch.manual_seed(2);
         VisionTransformer vit = VisionTransformer.create(VitConfig.timm(32, 4, 2, patch).withImageSize(64));
         return new UperNetSegmenter(vit, 5, 16, new int[] {0, 1, 2, 3},
@@ -102,6 +103,7 @@ class UperNetTest {
     @Test
     void otherPatchSizesAreRefusedInOneLine() {
         Torch.init();
+        Torch.setThreads(1);
         VisionTransformer vit = VisionTransformer.create(VitConfig.timm(32, 4, 2, 4).withImageSize(32));
         try {
             assertThatThrownBy(() -> new UperNetSegmenter(vit, 5, 16, new int[] {0, 1, 2, 3}))
