@@ -16,7 +16,7 @@ import java.util.List;
  * model has one), a LayerNorm ({@code head.norm}), a linear classifier per patch ({@code head.linear}, the
  * equivalent of a 1x1 convolution), reshaped to the patch grid and bilinearly upsampled to the input
  * ({@code align_corners=False}), as the "linear" decoders of Segmenter and DINOv2 do. BEiT and MVP report ADE20K with
- * UperNet (multi-level features, a pyramid pooling module and an FPN); that head is not implemented here.
+ * UperNet (multi-level features, a pyramid pooling module and an FPN): {@link UperNetSegmenter}.
  *
  * <p>Owns the backbone. Build outside any PointerScope.
  */
