@@ -45,6 +45,11 @@ final class RelativePositionBias {
         return table;
     }
 
+    /** The lookup index, int64 [T * T] (long-lived; {@link VisionTransformer#moveTo} moves it with the table). */
+    Tensor index() {
+        return index;
+    }
+
     /** {@code (2g - 1)^2 + 3}. */
     static int tableRows(int grid) {
         return (2 * grid - 1) * (2 * grid - 1) + 3;

@@ -10,7 +10,9 @@ import dev.mvp.models.VitConfig.RelativePosition;
 import dev.mvp.models.nn.Init;
 import dev.mvp.models.nn.LayerNorm;
 import dev.mvp.models.nn.Linear;
+import dev.mvp.models.nn.Placement;
 import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.DoubleOptional;
 import org.bytedeco.pytorch.GeneratorOptional;
 import org.bytedeco.pytorch.Module;
@@ -18,6 +20,7 @@ import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.ScalarTypeOptional;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptional;
+import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
@@ -140,6 +143,21 @@ public final class VisionTransformer extends Module implements Backbone {
 
     public VitConfig config() {
         return config;
+    }
+
+    /**
+     * Moves the network to {@code device} in place ({@link Placement#move(Module, Device, ScalarType)}): every
+     * parameter and buffer, and the relative position bias's lookup index and BEiT's zero k bias, which are not
+     * registered. Floating-point tensors become {@code floating} unless it is {@code null}.
+     */
+    public void moveTo(Device device, ScalarType floating) {
+        Placement.move(this, device, floating);
+        if (sharedRelativePosition != null) Placement.move(sharedRelativePosition.index(), device, null);
+        for (Block block : blocks) {
+            Attention attn = block.attn;
+            if (attn.relativePosition != null) Placement.move(attn.relativePosition.index(), device, null);
+            if (attn.kBiasZeros != null) Placement.move(attn.kBiasZeros, device, floating);
+        }
     }
 
     /**
@@ -371,7 +389,9 @@ public final class VisionTransformer extends Module implements Backbone {
             if (gamma != null) branch = branch.mul(gamma);
             if (dropPath == 0 || !is_training()) return branch;
             double keep = 1 - dropPath;
-            Tensor keepMask = torch.empty(new long[] {branch.size(0), 1, 1}).bernoulli_(keep, new GeneratorOptional());
+            // float32 on the branch's device (a CPU mask would not multiply a CUDA branch)
+            Tensor keepMask = branch.new_empty(new long[] {branch.size(0), 1, 1}, new TensorOptions(ScalarType.Float))
+                    .bernoulli_(keep, new GeneratorOptional());
             return branch.mul(keepMask.div_(Tensors.scalar(keep)));
         }
 
