@@ -91,6 +91,8 @@ public final class BatchLoader implements AutoCloseable {
     private final PixelNormalizer[] normalizers;
     /** Per view: the first view with the same size and interpolation, whose resampled pixels it reuses. */
     private final int[] resampledAs;
+    /** Per view that is resampled ({@code resampledAs[v] == v}): the views made from its resampling, else null. */
+    private final int[][] sameResampling;
     private final BlockPool pool;
     private final BadFiles badFiles;
     private final EpochOrders orders;
@@ -145,6 +147,14 @@ public final class BatchLoader implements AutoCloseable {
                     resampledAs[v] = u;
                     break;
                 }
+            }
+        }
+        this.sameResampling = new int[this.views.size()][];
+        for (int v = 0; v < resampledAs.length; v++) {
+            final int first = v;
+            if (resampledAs[v] == v) {
+                sameResampling[v] = java.util.stream.IntStream.range(0, resampledAs.length)
+                        .filter(u -> resampledAs[u] == first).toArray();
             }
         }
         long[] partBytes = new long[this.views.size() + (masking != null ? 1 : 0)];
@@ -469,18 +479,28 @@ public final class BatchLoader implements AutoCloseable {
         }
     }
 
-    /** Per-worker scratch memory, reused for every sample: one RGB buffer per distinct resampling. */
+    /**
+     * Per-worker scratch memory, reused for every sample: each view's planar floats and, per resampling, the
+     * normalisers and outputs of the views made from it.
+     */
     private final class Scratch {
         final Resampler resampler = new Resampler();
-        final byte[][] rgb = new byte[views.size()][];
-        final float[] planes;
+        final float[][] planes = new float[views.size()][];
+        final PixelNormalizer[][] groupNormalizers = new PixelNormalizer[views.size()][];
+        final float[][][] groupPlanes = new float[views.size()][][];
 
         Scratch() {
-            int largest = views.stream().mapToInt(ViewSpec::size).max().orElseThrow();
+            for (int v = 0; v < views.size(); v++) planes[v] = new float[3 * views.get(v).size() * views.get(v).size()];
             for (int v = 0; v < views.size(); v++) {
-                if (resampledAs[v] == v) rgb[v] = new byte[3 * views.get(v).size() * views.get(v).size()];
+                if (sameResampling[v] == null) continue;
+                int[] group = sameResampling[v];
+                groupNormalizers[v] = new PixelNormalizer[group.length];
+                groupPlanes[v] = new float[group.length][];
+                for (int i = 0; i < group.length; i++) {
+                    groupNormalizers[v][i] = normalizers[group[i]];
+                    groupPlanes[v][i] = planes[group[i]];
+                }
             }
-            planes = new float[3 * largest * largest];
         }
     }
 
@@ -556,9 +576,9 @@ public final class BatchLoader implements AutoCloseable {
             }
             int s = evalTransform.size();
             RgbImage crop = evalTransform.crop(image, scratch.resampler);
-            normalizers[0].toPlanar(crop.pixels(), s, s, false, scratch.planes);
+            normalizers[0].toPlanar(crop.pixels(), s, s, false, scratch.planes[0]);
             long at = batch.block.offset(0) + slot * sampleBytes(0);
-            MemorySegment.copy(scratch.planes, 0, batch.block.segment, ValueLayout.JAVA_FLOAT, at, 3 * s * s);
+            MemorySegment.copy(scratch.planes[0], 0, batch.block.segment, ValueLayout.JAVA_FLOAT, at, 3 * s * s);
             batch.indices[slot] = index;
             batch.labels[slot] = dataset.label(index);
         } catch (DataException e) {
@@ -596,13 +616,16 @@ public final class BatchLoader implements AutoCloseable {
             if (!config.colorJitter().isNone()) image = ColorJitter.apply(image, config.colorJitter().sample(rng));
             MemorySegment memory = batch.block.segment;
             for (int v = 0; v < views.size(); v++) {
+                if (resampledAs[v] != v) continue; // made with the first view of the same size and interpolation
                 ViewSpec view = views.get(v);
                 int s = view.size();
-                byte[] rgb = scratch.rgb[resampledAs[v]];
-                if (resampledAs[v] == v) scratch.resampler.resizeInto(image, box, s, s, view.interpolation(), rgb);
-                normalizers[v].toPlanar(rgb, s, s, box.flip(), scratch.planes);
-                long at = batch.block.offset(v) + (long) slot * 3 * s * s * Float.BYTES;
-                MemorySegment.copy(scratch.planes, 0, memory, ValueLayout.JAVA_FLOAT, at, 3 * s * s);
+                // resampled, mirrored and normalised in one go, for every view of this size and interpolation
+                scratch.resampler.resizeToPlanar(image, box, s, s, view.interpolation(), scratch.groupNormalizers[v],
+                        scratch.groupPlanes[v]);
+                for (int u : sameResampling[v]) {
+                    long at = batch.block.offset(u) + (long) slot * 3 * s * s * Float.BYTES;
+                    MemorySegment.copy(scratch.planes[u], 0, memory, ValueLayout.JAVA_FLOAT, at, 3 * s * s);
+                }
             }
             long maskAt = batch.block.offset(views.size()) + (long) slot * mask.length;
             for (int j = 0; j < mask.length; j++) memory.set(ValueLayout.JAVA_BYTE, maskAt + j, (byte) (mask[j] ? 1 : 0));

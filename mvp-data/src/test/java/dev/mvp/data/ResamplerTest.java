@@ -1,5 +1,6 @@
 package dev.mvp.data;
 
+import dev.mvp.api.ImageNormalization;
 import dev.mvp.api.Interpolation;
 import dev.mvp.testing.TestPaths;
 import org.junit.jupiter.api.Test;
@@ -9,6 +10,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 import java.nio.file.Path;
 import java.util.List;
+import java.util.SplittableRandom;
 import java.util.stream.Stream;
 import java.util.zip.CRC32;
 
@@ -98,6 +100,49 @@ class ResamplerTest {
             assertThat(String.format("%08x", crc.getValue())).as(row[0] + " " + box + " to " + size).isEqualTo(row[6]);
         }
         assertThat(rawCompared).isEqualTo(3);
+    }
+
+    /**
+     * Both outputs equal a plain transcription of PIL's loops ({@link PilResampleReference}) on random images and
+     * boxes: shrinking, enlarging, one side unchanged, both unchanged, one-pixel boxes and outputs, every filter,
+     * mirrored or not; a 3000-pixel-wide image makes the horizontal pass work in several strips. One resampler
+     * serves every call, as in a worker.
+     */
+    @Test
+    void equalsAPlainTranscriptionOfPilsLoops() {
+        SplittableRandom rng = new SplittableRandom(11);
+        Resampler resampler = new Resampler();
+        PixelNormalizer[] normalizers = {new PixelNormalizer(ImageNormalization.IMAGENET),
+                new PixelNormalizer(ImageNormalization.DALLE)};
+        int[][] imageSizes = {{64, 48}, {3000, 40}, {23, 700}, {1, 1}, {300, 9}};
+        int cases = 0;
+        for (int[] size : imageSizes) {
+            byte[] pixels = new byte[3 * size[0] * size[1]];
+            rng.nextBytes(pixels); // noise: the sharpest input, so negative lobes push sums out of [0, 255]
+            RgbImage image = new RgbImage(size[0], size[1], pixels);
+            for (int i = 0; i < 40; i++) {
+                int left = rng.nextInt(size[0]), top = rng.nextInt(size[1]);
+                CropBox box = new CropBox(left, top, 1 + rng.nextInt(size[0] - left), 1 + rng.nextInt(size[1] - top),
+                        rng.nextBoolean());
+                int outWidth = rng.nextInt(4) == 0 ? box.width() : 1 + rng.nextInt(Math.min(3 * box.width() + 5, 260));
+                int outHeight = rng.nextInt(4) == 0 ? box.height() : 1 + rng.nextInt(Math.min(3 * box.height() + 5, 260));
+                Interpolation filter = Interpolation.values()[rng.nextInt(3)];
+                String what = image + " " + box + " to " + outWidth + "x" + outHeight + " " + filter;
+                byte[] expected = PilResampleReference.resize(image, box, outWidth, outHeight, filter);
+                // Arrays.mismatch: the first differing index, -1 if none (AssertJ's array comparisons are slow here)
+                byte[] actual = resampler.resize(image, box, outWidth, outHeight, filter).pixels();
+                assertThat(java.util.Arrays.mismatch(actual, expected)).as(what).isEqualTo(-1);
+                float[][] outs = {new float[3 * outWidth * outHeight], new float[3 * outWidth * outHeight]};
+                resampler.resizeToPlanar(image, box, outWidth, outHeight, filter, normalizers, outs);
+                for (int n = 0; n < normalizers.length; n++) {
+                    float[] planar = new float[outs[n].length];
+                    normalizers[n].toPlanar(expected, outWidth, outHeight, box.flip(), planar);
+                    assertThat(java.util.Arrays.mismatch(outs[n], planar)).as(what + ", planar " + n).isEqualTo(-1);
+                }
+                cases++;
+            }
+        }
+        assertThat(cases).isEqualTo(200);
     }
 
     @Test
