@@ -5,12 +5,18 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.mvp.models.io.SafeTensorsFile;
 import dev.mvp.models.io.SafeTensorsWriter;
 import dev.mvp.models.io.StateDict;
+import dev.mvp.api.ComputeDevice;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.AdamW;
+import org.bytedeco.pytorch.AdamWOptions;
+import org.bytedeco.pytorch.DeviceOptional;
 import org.bytedeco.pytorch.InputArchive;
 import org.bytedeco.pytorch.Module;
+import org.bytedeco.pytorch.OptimizerParamGroup;
+import org.bytedeco.pytorch.OptimizerParamGroupVector;
 import org.bytedeco.pytorch.OutputArchive;
 import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 
 import java.io.IOException;
@@ -39,13 +45,20 @@ import java.util.stream.Stream;
  *                       the teacher and the recipe; with it the backbone alone can be exported (keys
  *                       {@code backbone.*} with the prefix stripped are timm's names)
  *   optimizer.pt        libtorch's AdamW state (moments, step counts, per-group options)
- *   rng.safetensors     libtorch's CPU generator state
- *   state.json          {@link TrainingState}: step, epoch and position in it, skipped steps, the run definition
+ *   rng.safetensors     libtorch's CPU generator state ({@code torch_cpu_generator}), and on a CUDA device that
+ *                       device's generator state too ({@code torch_cuda_generator})
+ *   state.json          {@link TrainingState}: step, epoch and position in it, skipped steps, the run definition,
+ *                       the float16 loss scaler's state
  * latest                the name of the newest complete checkpoint
  * </pre>
  * The learning-rate and weight-decay schedules are closed-form functions of the step, so the step is their state;
- * there is no loss scaler (bf16 autocast needs none). The data order, crops, flips and masks are functions of
+ * the loss scaler (float16 only) is in {@code state.json}. The data order, crops, flips and masks are functions of
  * (seed, epoch, position), so the position is their state.
+ *
+ * <p><b>Devices.</b> Every tensor is written as a CPU tensor, whatever device the run computes on, and a checkpoint
+ * loads onto either device: weights are copied into the live modules wherever they are, the optimiser state is read
+ * onto the run's device. A CUDA run's optimiser state goes through a CPU twin of the optimiser to reach the file
+ * ({@link #saveOptimizer}).
  * Writes are atomic: a checkpoint is assembled in a temporary folder, flushed to disk, then renamed; {@code latest}
  * is replaced by rename only after that. A run killed at any moment leaves the previous checkpoint as the latest.
  */
@@ -53,6 +66,8 @@ public final class Checkpoints {
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
     private static final ObjectMapper COMPACT = new ObjectMapper();
     private static final String LATEST = "latest";
+    private static final String CPU_GENERATOR = "torch_cpu_generator";
+    private static final String CUDA_GENERATOR = "torch_cuda_generator";
 
     /**
      * Called while a checkpoint is half written (its weights are in the temporary folder, nothing else), with its
@@ -91,6 +106,12 @@ public final class Checkpoints {
      * @param model what {@code model.json} holds (see the class comment); serialised with Jackson
      */
     public Path save(Map<String, Module> modules, AdamW optimizer, TrainingState state, Map<String, ?> model, int keep) {
+        return save(modules, optimizer, state, model, keep, ComputeDevice.CPU);
+    }
+
+    /** As {@link #save(Map, AdamW, TrainingState, Map, int)} for a run on {@code device}. */
+    public Path save(Map<String, Module> modules, AdamW optimizer, TrainingState state, Map<String, ?> model, int keep,
+                     ComputeDevice device) {
         String name = String.format("step-%08d", state.step());
         Path target = dir.resolve(name);
         Path tmp = dir.resolve(name + ".tmp-" + ProcessHandle.current().pid());
@@ -105,11 +126,13 @@ public final class Checkpoints {
                         Map.of("format", "mvp-checkpoint", "step", Long.toString(state.step()),
                                 "model", COMPACT.writeValueAsString(model)));
                 midWriteHook.accept(state.step());
-                SafeTensorsWriter.write(tmp.resolve("rng.safetensors"),
-                        Map.of("torch_cpu_generator", torch.getDefaultCPUGenerator().get_state()), Map.of());
-                OutputArchive archive = new OutputArchive();
-                optimizer.save(archive);
-                archive.save_to(tmp.resolve("optimizer.pt").toString());
+                Map<String, Tensor> rng = new LinkedHashMap<>();
+                rng.put(CPU_GENERATOR, torch.getDefaultCPUGenerator().get_state());
+                if (device.kind() == ComputeDevice.Kind.CUDA) {
+                    rng.put(CUDA_GENERATOR, torch.globalContext().defaultGenerator(device.torchDevice()).get_state());
+                }
+                SafeTensorsWriter.write(tmp.resolve("rng.safetensors"), rng, Map.of());
+                saveOptimizer(optimizer, tmp.resolve("optimizer.pt"), device);
             }
             Files.writeString(tmp.resolve("model.json"), JSON.writeValueAsString(model));
             Files.writeString(tmp.resolve("state.json"), JSON.writeValueAsString(state));
@@ -173,20 +196,83 @@ public final class Checkpoints {
         }
     }
 
-    /** Loads weights, optimiser state and the libtorch generator state of a checkpoint into a live run. */
+    /** Loads weights, optimiser state and the libtorch generator state of a checkpoint into a live CPU run. */
     public static TrainingState load(Path checkpoint, Map<String, Module> modules, AdamW optimizer) {
+        return load(checkpoint, modules, optimizer, ComputeDevice.CPU);
+    }
+
+    /**
+     * Loads a checkpoint (written on any device) into a live run on {@code device}: weights copied into the modules,
+     * the optimiser state read onto {@code device}, the CPU generator's state, and the CUDA generator's when both the
+     * checkpoint and the run have one (it is re-seeded every step anyway, so its absence changes nothing).
+     */
+    public static TrainingState load(Path checkpoint, Map<String, Module> modules, AdamW optimizer, ComputeDevice device) {
         TrainingState state = readState(checkpoint);
         try (SafeTensorsFile weights = SafeTensorsFile.open(checkpoint.resolve("model.safetensors"))) {
             modules.forEach((prefix, m) -> StateDict.load(m, weights, prefix));
         }
         try (SafeTensorsFile rng = SafeTensorsFile.open(checkpoint.resolve("rng.safetensors"));
              PointerScope scope = new PointerScope()) {
-            torch.getDefaultCPUGenerator().set_state(rng.tensor("torch_cpu_generator").clone());
+            torch.getDefaultCPUGenerator().set_state(rng.tensor(CPU_GENERATOR).clone());
+            if (device.kind() == ComputeDevice.Kind.CUDA && rng.contains(CUDA_GENERATOR)) {
+                torch.globalContext().defaultGenerator(device.torchDevice()).set_state(rng.tensor(CUDA_GENERATOR).clone());
+            }
         }
-        InputArchive archive = new InputArchive();
-        archive.load_from(checkpoint.resolve("optimizer.pt").toString());
-        optimizer.load(archive);
+        try (PointerScope scope = new PointerScope()) {
+            InputArchive archive = new InputArchive();
+            archive.load_from(checkpoint.resolve("optimizer.pt").toString(), new DeviceOptional(device.torchDevice()));
+            optimizer.load(archive);
+        }
         return state;
+    }
+
+    /**
+     * Writes the optimiser's state with every tensor on the CPU. libtorch writes each tensor on its own device, so on
+     * a CUDA device the state is written once as it is, read back mapped onto the CPU into a twin optimiser (same
+     * groups and options, over empty CPU placeholders: loading pairs state with parameters by position and never
+     * reads their values), and the twin's state is written. {@code viaCpuTwin} forces that path on the CPU (tests).
+     */
+    static void saveOptimizer(AdamW optimizer, Path file, ComputeDevice device) throws IOException {
+        saveOptimizer(optimizer, file, device.kind() != ComputeDevice.Kind.CPU);
+    }
+
+    static void saveOptimizer(AdamW optimizer, Path file, boolean viaCpuTwin) throws IOException {
+        try (PointerScope scope = new PointerScope()) {
+            OutputArchive archive = new OutputArchive();
+            optimizer.save(archive);
+            if (!viaCpuTwin) {
+                archive.save_to(file.toString());
+                return;
+            }
+            Path onDevice = file.resolveSibling(file.getFileName() + ".device");
+            archive.save_to(onDevice.toString());
+            AdamW twin = cpuTwin(optimizer);
+            InputArchive in = new InputArchive();
+            in.load_from(onDevice.toString(), new DeviceOptional(ComputeDevice.CPU.torchDevice()));
+            twin.load(in);
+            OutputArchive out = new OutputArchive();
+            twin.save(out);
+            out.save_to(file.toString());
+            Files.delete(onDevice);
+        }
+    }
+
+    /** An AdamW with the groups of {@code optimizer} over empty CPU tensors, one per parameter. */
+    private static AdamW cpuTwin(AdamW optimizer) {
+        OptimizerParamGroupVector groups = optimizer.param_groups();
+        AdamW twin = null;
+        for (long g = 0; g < groups.size(); g++) {
+            TensorVector placeholders = new TensorVector();
+            for (long i = 0; i < groups.get(g).params().size(); i++) placeholders.push_back(torch.empty(0));
+            // any options: loading replaces each group's options with the saved ones
+            AdamWOptions options = new AdamWOptions(1e-3);
+            if (twin == null) {
+                twin = new AdamW(placeholders, options);
+            } else {
+                twin.add_param_group(new OptimizerParamGroup(placeholders, options));
+            }
+        }
+        return twin;
     }
 
     private void prune(int keep) throws IOException {

@@ -1,5 +1,6 @@
 package dev.mvp.train;
 
+import dev.mvp.api.ComputeDevice;
 import dev.mvp.api.Precision;
 import dev.mvp.data.ImageDecoders;
 
@@ -54,9 +55,10 @@ import java.util.Objects;
  *                             own value (timm presets: 0; BEiT pre-training: 0.1)
  * @param layerScale           initial layer-scale value of the student, 0 for none, or {@code null} for the preset's own
  *                             value (timm presets: none; BEiT: 0.1 for base, 1e-5 for large)
- * @param precision            the student's forward pass: FP32, or BF16 autocast (weights, gradients and optimiser
- *                             state stay float32)
- * @param teacherPrecision     the teacher's forward pass: FP32, or BF16/FP16 autocast (targets are handed on as float32)
+ * @param precision            the student's forward pass: FP32, or BF16/FP16 autocast (weights, gradients and
+ *                             optimiser state stay float32); FP16 always with dynamic loss scaling ({@link LossScaler})
+ * @param teacherPrecision     the teacher: FP32, or its weights converted once to BF16/FP16 and run under autocast of
+ *                             that type ({@link PlacedTeacher}); targets are handed on as float32
  * @param seed                 seeds the student's init, the data order, crops, flips, masks and every per-step draw
  * @param out                  run folder: config.json, metrics.jsonl, checkpoints/
  * @param threads              libtorch and OpenBLAS threads (0 = all cores)
@@ -77,6 +79,9 @@ import java.util.Objects;
  *                             installed, else ImageIO), {@code turbojpeg} or {@code imageio}; {@code null} for
  *                             {@code auto}. Not part of {@link #runDefinition()}: both decoders give PIL's pixels but
  *                             on rare files (4:4:0 JPEGs), so a run may resume on a machine without libjpeg-turbo
+ * @param device               where the student, head, teacher, batches and optimiser state live ({@link Devices});
+ *                             {@code null} for the CPU. Not part of {@link #runDefinition()}: a run may resume on
+ *                             another device
  */
 public record PretrainConfig(Path data, String teacher, String model, int imageSize, int patchSize, int maskPatches,
                              int batchSize, int accumSteps, long steps, int epochs, double lr, double baseLr,
@@ -86,7 +91,7 @@ public record PretrainConfig(Path data, String teacher, String model, int imageS
                              int threads, int workers, long checkpointEvery, int checkpointEveryEpochs,
                              int keepCheckpoints, int maxConsecutiveNonFinite, double maxBadFraction,
                              RecipeSpec recipe, Augmentation augmentation, Path teacherCache,
-                             boolean teacherCacheFloat16, String decoder) {
+                             boolean teacherCacheFloat16, String decoder, ComputeDevice device) {
 
     /** How each sample is cropped. */
     public enum Augmentation {
@@ -128,6 +133,7 @@ public record PretrainConfig(Path data, String teacher, String model, int imageS
         Objects.requireNonNull(out, "out");
         if (precision == null) precision = Precision.FP32;
         if (teacherPrecision == null) teacherPrecision = Precision.FP32;
+        if (device == null) device = ComputeDevice.CPU;
         require(imageSize > 0 && patchSize > 0 && imageSize % patchSize == 0,
                 "--img-size " + imageSize + " must be a positive multiple of --patch-size " + patchSize);
         require(maskPatches >= 0 && maskPatches <= 196, "--mask-patches must be in [0, 196] (a count at 14x14), got " + maskPatches);
@@ -148,7 +154,6 @@ public record PretrainConfig(Path data, String teacher, String model, int imageS
         require(dropPath == null || (dropPath >= 0 && dropPath < 1), "--drop-path must be in [0, 1), got " + dropPath);
         require(layerScale == null || (layerScale >= 0 && Double.isFinite(layerScale)),
                 "--layer-scale must be >= 0 (0 = none), got " + layerScale);
-        require(precision != Precision.FP16, "--precision fp16 is not supported (it needs a gradient scaler); use bf16");
         require(threads >= 0 && workers >= 0, "--threads and --workers must not be negative");
         require(checkpointEvery >= 0, "--checkpoint-every must not be negative");
         require(checkpointEveryEpochs >= 0, "--checkpoint-every-epochs must not be negative");
@@ -285,6 +290,7 @@ public record PretrainConfig(Path data, String teacher, String model, int imageS
         private Path teacherCache = null;
         private boolean teacherCacheFloat16 = false;
         private String decoder = "auto";
+        private ComputeDevice device = ComputeDevice.CPU;
 
         private Builder(Path data, Path out) {
             this.data = data;
@@ -302,7 +308,7 @@ public record PretrainConfig(Path data, String teacher, String model, int imageS
             checkpointEveryEpochs = c.checkpointEveryEpochs; keepCheckpoints = c.keepCheckpoints;
             maxConsecutiveNonFinite = c.maxConsecutiveNonFinite; maxBadFraction = c.maxBadFraction; recipe = c.recipe;
             augmentation = c.augmentation; teacherCache = c.teacherCache; teacherCacheFloat16 = c.teacherCacheFloat16;
-            decoder = c.decoder;
+            decoder = c.decoder; device = c.device;
         }
 
         public Builder data(Path v) { data = v; return this; }
@@ -354,6 +360,8 @@ public record PretrainConfig(Path data, String teacher, String model, int imageS
         public Builder teacherCacheFloat16(boolean v) { teacherCacheFloat16 = v; return this; }
         /** The image decoder: auto, turbojpeg or imageio ({@link ImageDecoders#named}). */
         public Builder decoder(String v) { decoder = v; return this; }
+        /** Where the run computes: the CPU or a CUDA device ({@link Devices}). */
+        public Builder device(ComputeDevice v) { device = v; return this; }
         /**
          * The recipe (a preset and swapped parts); also sets the mask count to the recipe's (its override, else its
          * preset's), so call {@link #maskPatches} after this to choose another.
@@ -372,7 +380,7 @@ public record PretrainConfig(Path data, String teacher, String model, int imageS
                     warmupSteps, warmupEpochs, clipGrad, beta1, beta2, dropPath, layerScale, precision,
                     teacherPrecision, seed, out, threads, workers, checkpointEvery, checkpointEveryEpochs,
                     keepCheckpoints, maxConsecutiveNonFinite, maxBadFraction, r, augmentation, teacherCache,
-                    teacherCacheFloat16, decoder);
+                    teacherCacheFloat16, decoder, device);
         }
     }
 }

@@ -1,8 +1,10 @@
 package dev.mvp.train;
 
+import dev.mvp.api.ComputeDevice;
 import dev.mvp.api.ImageNormalization;
 import dev.mvp.api.Interpolation;
 import dev.mvp.api.LossOutput;
+import dev.mvp.api.Precision;
 import dev.mvp.api.Recipe;
 import dev.mvp.api.Torch;
 import dev.mvp.api.ViewSpec;
@@ -11,13 +13,12 @@ import dev.mvp.data.ImageDecoders;
 import dev.mvp.models.VisionTransformer;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.AdamW;
+import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.Module;
-import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
-import org.bytedeco.pytorch.global.torch.ScalarType;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -27,11 +28,16 @@ import java.util.Map;
 
 /**
  * The pre-training loop, as BEiT's {@code train_one_epoch} and MAE's {@code engine_pretrain}. Per optimisation step:
- * for each of {@code accumSteps} loader batches, the teacher's targets on the unmasked view (no autograd, optionally
- * in bf16/fp16 autocast), the student's prediction from the masked view (optionally in bf16 autocast) and the
- * backward pass of {@code loss / accumSteps}; then gradient clipping and AdamW with BEiT's parameter groups, its
- * learning rate from the warm-up + cosine schedule and its weight decay from the (optionally cosine) weight-decay
- * schedule. Master weights, gradients and optimiser state are float32 whatever the precision.
+ * for each of {@code accumSteps} loader batches, the teacher's targets on the unmasked view (no autograd; optionally
+ * with its weights in bf16/fp16, {@link PlacedTeacher}), the student's prediction from the masked view (optionally in
+ * bf16 or fp16 autocast) and the backward pass of {@code loss / accumSteps} (times the loss scale in fp16,
+ * {@link LossScaler}); then gradient clipping and AdamW with BEiT's parameter groups, its learning rate from the
+ * warm-up + cosine schedule and its weight decay from the (optionally cosine) weight-decay schedule. Master weights,
+ * gradients and optimiser state are float32 whatever the precision.
+ *
+ * <p>The run computes on {@link PretrainConfig#device()} ({@link Devices}): the engine moves the recipe's student,
+ * head and teacher there in place (and converts the teacher's weights for a reduced teacher precision), so after a
+ * run the recipe's parts live there; build a new recipe for a run with other settings.
  *
  * <p>A step whose loss or gradient norm is not finite is skipped: no update, counted, warned, written to
  * {@code metrics.jsonl} with {@code "skipped": true}. Checkpoints due during such a step wait for the next good one,
@@ -63,7 +69,7 @@ public final class Pretrainer {
     }
 
     private final PretrainConfig config;
-    private final Recipe recipe;
+    private Recipe recipe; // the caller's, then with the placed teacher
     private final BatchSource.Opener source;
     private final RunListener listener;
     private final Faults faults;
@@ -122,7 +128,14 @@ public final class Pretrainer {
 
     private RunSummary run(Path resumeFrom) {
         Torch.setThreads(config.threads() > 0 ? config.threads() : Runtime.getRuntime().availableProcessors());
+        ComputeDevice device = config.device();
+        Devices.requireAvailable(device);
+        Device torchDevice = device.torchDevice();
         Map<String, Module> modules = trainedModules(recipe);
+        // before the optimiser exists, so that its state is made on the device
+        for (Module m : modules.values()) Devices.move(m, torchDevice, null);
+        PlacedTeacher teacher = PlacedTeacher.place(recipe.tokenizer(), device, config.teacherPrecision());
+        recipe = Recipe.of(recipe.name(), teacher, recipe.masking(), recipe.backbone(), recipe.head(), recipe.loss());
         // modules start in training mode (drop path needs it). Not m.train(true): Module.train is virtual and recurses
         // into children whose Java peers may have been collected (docs/LIBTORCH-NOTES.md, "Modules")
         ParameterGroups groups = ParameterGroups.of(modules);
@@ -134,7 +147,7 @@ public final class Pretrainer {
 
         TrainingState state = new TrainingState(0, 0, 0, config.seed(), 0, 0, config.runDefinition());
         if (resumeFrom != null) {
-            state = Checkpoints.load(resumeFrom, modules, optimizer);
+            state = Checkpoints.load(resumeFrom, modules, optimizer, device);
             checkSameRun(resumeFrom, state);
         }
         Checkpoints checkpoints = new Checkpoints(config.out());
@@ -145,6 +158,10 @@ public final class Pretrainer {
         }
         Map<String, Object> modelInfo = modelInfo();
         int accum = config.accumSteps();
+        // fp16 only with dynamic loss scaling; a resumed run continues its scaler
+        LossScaler scaler = config.precision() != Precision.FP16 ? null : state.lossScale() > 0
+                ? new LossScaler((float) state.lossScale(), state.lossScaleGrowthTracker(), LossScaler.GROWTH_INTERVAL)
+                : new LossScaler();
 
         long startNanos = System.nanoTime();
         try (RunFiles files = RunFiles.open(config.out(), state.step());
@@ -188,6 +205,7 @@ public final class Pretrainer {
                     boolean finite = true;
                     long waitNanos = 0;
                     int stepEpoch = epoch;
+                    float scale = scaler == null ? Float.NaN : scaler.scale();
                     for (int micro = 0; micro < accum; micro++) {
                         try (PointerScope microScope = new PointerScope()) {
                             long w0 = System.nanoTime();
@@ -195,16 +213,12 @@ public final class Pretrainer {
                             waitNanos += System.nanoTime() - w0;
                             if (micro == 0) stepEpoch = batch.epoch();
                             Tensor targets = batch.targets(); // from a TargetCache, if the source has one
-                            if (targets == null) {
-                                try (NoGradGuard noGrad = new NoGradGuard();
-                                     Autocast autocast = Autocast.of(config.teacherPrecision())) {
-                                    targets = recipe.tokenizer().targets(batch.teacherView());
-                                }
-                                if (config.teacherPrecision() != dev.mvp.api.Precision.FP32) targets = targets.to(ScalarType.Float);
-                            }
+                            targets = targets != null ? Devices.onDevice(targets, device, torchDevice)
+                                    : teacher.targets(Devices.onDevice(batch.teacherView(), device, torchDevice));
                             LossOutput out;
-                            try (Autocast autocast = Autocast.of(config.precision())) {
-                                out = recipe.forwardWithTargets(batch.studentView(), targets, batch.mask());
+                            try (Autocast autocast = Autocast.of(config.precision(), device)) {
+                                out = recipe.forwardWithTargets(Devices.onDevice(batch.studentView(), device, torchDevice),
+                                        targets, Devices.onDevice(batch.mask(), device, torchDevice));
                             }
                             Tensor loss = out.value();
                             if (faults.nanLoss(step)) loss = loss.mul(new Scalar(Double.NaN));
@@ -214,7 +228,10 @@ public final class Pretrainer {
                             metricName = out.metricName();
                             if (!Double.isFinite(value)) finite = false;
                             // once a batch of this step is bad, the step is skipped: spare the later backward passes
-                            if (finite) (accum == 1 ? loss : loss.div(new Scalar((double) accum))).backward();
+                            if (finite) {
+                                Tensor scaled = accum == 1 ? loss : loss.div(new Scalar((double) accum));
+                                (scaler == null ? scaled : scaler.scale(scaled)).backward();
+                            }
 
                             epoch = batch.epoch();
                             batchInEpoch = batch.batchInEpoch() + 1;
@@ -228,10 +245,15 @@ public final class Pretrainer {
                     double gradNorm = Double.NaN;
                     if (finite) {
                         if (faults.nanGradient(step)) firstParameter.grad().fill_(new Scalar(Double.NaN));
-                        gradNorm = torch.clip_grad_norm_(parameters, config.clipGrad() > 0 ? config.clipGrad() : Double.MAX_VALUE);
+                        if (scaler != null) scaler.unscale(parameters);
+                        // not finite exactly when a gradient holds an infinity or NaN (GradScaler's found_inf)
+                        // no clipping: the largest float32 (libtorch converts max_norm to float32, and refuses
+                        // Double.MAX_VALUE as an overflow)
+                        gradNorm = torch.clip_grad_norm_(parameters, config.clipGrad() > 0 ? config.clipGrad() : Float.MAX_VALUE);
                         finite = Double.isFinite(gradNorm);
                     }
                     double loss = lossSum / accum;
+                    if (scaler != null) scaler.update(!finite); // as GradScaler: any skipped step backs the scale off
                     if (finite) {
                         optimizer.step();
                         inARow = 0;
@@ -239,21 +261,23 @@ public final class Pretrainer {
                         optimizer.zero_grad();
                         skipped++;
                         inARow++;
-                        listener.warning(String.format("step %d: non-finite %s (loss %s, grad norm %s), step skipped "
+                        listener.warning(String.format("step %d: non-finite %s (loss %s, grad norm %s%s), step skipped "
                                         + "(%d in a row, %d in this run; the run stops at %d in a row)", step + 1,
-                                Double.isFinite(loss) ? "gradient" : "loss", loss, gradNorm, inARow, skipped,
-                                config.maxConsecutiveNonFinite()));
+                                Double.isFinite(loss) ? "gradient" : "loss", loss, gradNorm,
+                                scaler == null ? "" : ", fp16 loss scale " + scale + " lowered to " + scaler.scale(),
+                                inARow, skipped, config.maxConsecutiveNonFinite()));
                     }
                     step++;
                     m = new StepMetrics(step, stepEpoch, loss, metricSum / accum, metricName, lr, wd, gradNorm,
-                            !finite, skipped, Double.NaN, waitNanos / 1e9, Double.NaN, Double.NaN, Double.NaN, Double.NaN);
+                            !finite, skipped, Double.NaN, waitNanos / 1e9, Double.NaN, Double.NaN, Double.NaN, Double.NaN,
+                            scaler == null ? null : (double) scale);
                 }
                 // the step's time includes releasing its tensors (the scope's close)
                 long t1 = System.nanoTime();
                 double seconds = (t1 - t0) / 1e9;
                 m = new StepMetrics(m.step(), m.epoch(), m.loss(), m.metric(), m.metricName(), m.lr(), m.weightDecay(),
                         m.gradNorm(), m.skipped(), m.skippedSteps(), config.effectiveBatchSize() / seconds, m.dataWaitS(),
-                        seconds, (t1 - startNanos) / 1e9, Memory.residentMiB(), Memory.heapMiB());
+                        seconds, (t1 - startNanos) / 1e9, Memory.residentMiB(), Memory.heapMiB(), m.lossScale());
                 files.append(m);
                 if (!m.skipped()) stats.add(m.loss());
                 listener.step(m, total);
@@ -273,8 +297,9 @@ public final class Pretrainer {
                 // a checkpoint never follows a skipped step (the last good one stays the latest), except the final one
                 if ((checkpointDue && !m.skipped()) || step == total) {
                     TrainingState now = new TrainingState(step, epoch, batchInEpoch, config.seed(), skipped,
-                            batches.badFiles() + state.badFiles(), config.runDefinition());
-                    lastCheckpoint = checkpoints.save(modules, optimizer, now, modelInfo, config.keepCheckpoints());
+                            batches.badFiles() + state.badFiles(), config.runDefinition(),
+                            scaler == null ? 0 : scaler.scale(), scaler == null ? 0 : scaler.growthTracker());
+                    lastCheckpoint = checkpoints.save(modules, optimizer, now, modelInfo, config.keepCheckpoints(), device);
                     checkpointDue = false;
                     listener.checkpoint(lastCheckpoint);
                 }
@@ -334,6 +359,7 @@ public final class Pretrainer {
         env.put("lr_rule", config.lrRule());
         env.put("resumed_from", resumeFrom == null ? null : resumeFrom.toString());
         env.put("torch_threads", Torch.threads());
+        env.put("device", config.device().toString());
         env.put("java", Runtime.version().toString());
         env.put("dataset", batches.describe());
         env.put("decoder", ImageDecoders.resolve(config.decoder()));

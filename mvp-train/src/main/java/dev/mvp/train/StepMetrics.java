@@ -1,5 +1,7 @@
 package dev.mvp.train;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
+
 /**
  * One line of {@code metrics.jsonl} (written with snake_case keys; non-finite numbers as the strings
  * {@code "NaN"}, {@code "Infinity"}).
@@ -20,7 +22,10 @@ package dev.mvp.train;
  * @param elapsedS        seconds since the run (or its resumption) started
  * @param rssMb           resident memory of the process in MiB (from /proc/self/statm; NaN where unavailable)
  * @param heapMb          Java heap in use in MiB
+ * @param lossScale       the float16 loss scale this step's backward pass used ({@link LossScaler}); {@code null}
+ *                        (and no {@code loss_scale} key) without a scaler
  */
 public record StepMetrics(long step, int epoch, double loss, double metric, String metricName, double lr,
                           double weightDecay, double gradNorm, boolean skipped, long skippedSteps, double imagesPerS,
-                          double dataWaitS, double stepS, double elapsedS, double rssMb, double heapMb) {}
+                          double dataWaitS, double stepS, double elapsedS, double rssMb, double heapMb,
+                          @JsonInclude(JsonInclude.Include.NON_NULL) Double lossScale) {}

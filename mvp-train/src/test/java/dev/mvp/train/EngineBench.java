@@ -313,7 +313,7 @@ public final class EngineBench {
         AdamW optimizer = Optimizers.adamW(ParameterGroups.of(Pretrainer.trainedModules(recipe)), 1e-3, 0.05, 0.9, 0.98);
         Path out = config.out().resolve("micro");
         Checkpoints.deleteRecursively(out);
-        StepMetrics m = new StepMetrics(1, 0, -0.5, 0.5, "cosine", 1e-3, 0.05, 2.0, false, 0, 100, 0.001, 0.1, 10, 400, 20);
+        StepMetrics m = new StepMetrics(1, 0, -0.5, 0.5, "cosine", 1e-3, 0.05, 2.0, false, 0, 100, 0.001, 0.1, 10, 400, 20, null);
         int n = 20_000;
         for (int round = 0; round < 2; round++) { // the first round warms up the JIT
             double lrWd = timePerCall(n, () -> {

@@ -1,5 +1,6 @@
 package dev.mvp.train;
 
+import dev.mvp.api.ComputeDevice;
 import dev.mvp.api.Precision;
 import org.junit.jupiter.api.Test;
 
@@ -62,13 +63,22 @@ class PretrainConfigTest {
     }
 
     @Test
+    void fp16ComesWithTheLossScalerAndTheDeviceIsNotPartOfTheRun() {
+        PretrainConfig fp16 = PretrainConfig.builder(DATA, OUT).precision(Precision.FP16).build();
+        assertThat(fp16.runDefinition()).containsEntry("precision", "FP16");
+        assertThat(fp16.device()).isEqualTo(ComputeDevice.CPU);
+        PretrainConfig cuda = fp16.toBuilder().device(ComputeDevice.parse("cuda:1")).build();
+        assertThat(cuda.device()).isEqualTo(new ComputeDevice(ComputeDevice.Kind.CUDA, 1));
+        assertThat(cuda.runDefinition()).as("a run may resume on another device").isEqualTo(fp16.runDefinition());
+    }
+
+    @Test
     void badValuesNameTheirFlag() {
         var b = PretrainConfig.builder(DATA, OUT);
         assertThatThrownBy(() -> b.accumSteps(0).build()).hasMessageContaining("--accum-steps");
         assertThatThrownBy(() -> PretrainConfig.builder(DATA, OUT).betas(0.9, 1.0).build()).hasMessageContaining("--betas");
         assertThatThrownBy(() -> PretrainConfig.builder(DATA, OUT).dropPath(1.0).build()).hasMessageContaining("--drop-path");
         assertThatThrownBy(() -> PretrainConfig.builder(DATA, OUT).layerScale(-1.0).build()).hasMessageContaining("--layer-scale");
-        assertThatThrownBy(() -> PretrainConfig.builder(DATA, OUT).precision(Precision.FP16).build()).hasMessageContaining("bf16");
         assertThatThrownBy(() -> PretrainConfig.builder(DATA, OUT).maxConsecutiveNonFinite(0).build()).hasMessageContaining("--max-non-finite");
         assertThatThrownBy(() -> PretrainConfig.builder(DATA, OUT).weightDecayEnd(-0.1).build()).hasMessageContaining("--weight-decay-end");
         assertThatThrownBy(() -> PretrainConfig.builder(DATA, OUT).baseLr(1e-4).minLr(1e-5).batchSize(8).build())
