@@ -3,12 +3,14 @@ package dev.mvp.cli;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
+import dev.mvp.api.ComputeDevice;
 import dev.mvp.api.Precision;
 import dev.mvp.api.Recipe;
 import dev.mvp.data.ImageDataset;
 import dev.mvp.data.ImageDecoders;
 import dev.mvp.tokenizers.InvalidChoiceException;
 import dev.mvp.train.Checkpoints;
+import dev.mvp.train.Devices;
 import dev.mvp.train.InvalidRecipeException;
 import dev.mvp.train.PretrainConfig;
 import dev.mvp.train.Pretrainer;
@@ -51,9 +53,12 @@ final class PretrainCommand implements Callable<Integer> {
     Path data;
 
     @Option(names = "--teacher", paramLabel = "FILE|random", defaultValue = DEFAULT_TEACHER,
-            description = "The tokenizer's weights: CLIP (mvp; any CLIP layout), DINO (dino-guided) or DALL-E's "
-                    + "encoder.pkl (beit); or 'random': a deterministic random small CLIP-layout teacher that checks "
-                    + "the wiring, not the semantics. HOG and pixel targets take no weights.")
+            description = "The tokenizer's weights: CLIP's vision tower for mvp (OpenAI's, Hugging Face's or "
+                    + "open_clip's layout), a DINO ViT for dino-guided (DINO's release, a DINO training checkpoint or "
+                    + "timm's layout) or DALL-E's d-VAE encoder for beit (encoder.pkl or its state dict), each from "
+                    + "safetensors, torch.save (.pt/.pth/.bin) or TorchScript files; or 'random': a deterministic "
+                    + "random small CLIP-layout teacher that checks the wiring, not the semantics. HOG and pixel "
+                    + "targets take no weights.")
     String teacher;
 
     @Option(names = "--recipe", paramLabel = "NAME", defaultValue = "mvp",
@@ -163,14 +168,22 @@ final class PretrainCommand implements Callable<Integer> {
                     + "model preset's (none).")
     Double layerScale;
 
-    @Option(names = "--precision", paramLabel = "fp32|bf16", defaultValue = "fp32",
-            description = "Student forward pass: fp32, or bf16 autocast (float32 master weights, gradients and "
-                    + "optimiser state). On CPUs without AVX-512-BF16/AMX bf16 is slower: see docs/ENGINE.md.")
+    @Option(names = "--precision", paramLabel = "fp32|bf16|fp16", defaultValue = "fp32",
+            description = "Student forward pass: fp32, bf16 autocast, or fp16 autocast with dynamic loss scaling "
+                    + "(GradScaler's); float32 master weights, gradients and optimiser state. On CPUs without "
+                    + "AVX-512-BF16/AMX bf16 is slower, and fp16 is for GPUs (about 20x slower than fp32 on a CPU): "
+                    + "see docs/ENGINE.md.")
     Precision precision;
 
     @Option(names = "--teacher-precision", paramLabel = "fp32|bf16|fp16", defaultValue = "fp32",
-            description = "Teacher forward pass (inference mode either way): fp32, or bf16/fp16 autocast.")
+            description = "Teacher: fp32, or its weights converted once to bf16/fp16 and run under autocast of that "
+                    + "type (targets float32; inference mode either way). See docs/ENGINE.md for speed and accuracy.")
     Precision teacherPrecision;
+
+    @Option(names = "--device", paramLabel = "cpu|cuda|cuda:N", defaultValue = "cpu",
+            description = "Where the run computes: the CPU, or a CUDA device (cuda = cuda:0; needs libtorch's CUDA "
+                    + "build, mvn -Pcuda, and a GPU). Checkpoints hold CPU tensors and resume on either device.")
+    String device;
 
     @Option(names = "--seed", paramLabel = "N", defaultValue = "" + DEFAULT_SEED,
             description = "Seed of the student's init, data order, crops, flips and masks.")
@@ -242,6 +255,7 @@ final class PretrainCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         Path checkpoint = resumeCheckpoint();
         PretrainConfig config = configuration(checkpoint);
+        Devices.requireAvailable(config.device()); // before any data or weights are read: one line, exit 1
         if (checkpoint != null) {
             // before any weights are loaded: another recipe would fail later on a shape, or silently train another method
             var run = Checkpoints.readState(checkpoint).run();
@@ -349,7 +363,8 @@ final class PretrainCommand implements Callable<Integer> {
                 .seed(seed).threads(threads).workers(workers).checkpointEvery(checkpointEvery)
                 .checkpointEveryEpochs(checkpointEveryEpochs).keepCheckpoints(keepCheckpoints)
                 .maxConsecutiveNonFinite(maxNonFinite).maxBadFraction(maxBadFraction).augmentation(augmentation)
-                .teacherCache(teacherCache).teacherCacheFloat16(teacherCacheFloat16).decoder(decoder);
+                .teacherCache(teacherCache).teacherCacheFloat16(teacherCacheFloat16).decoder(decoder)
+                .device(computeDevice());
         if (maskPatches != null) b.maskPatches(maskPatches);
         if (baseLr != null) b.baseLr(baseLr);
         if (warmupEpochs != null) b.warmupEpochs(warmupEpochs);
@@ -365,6 +380,14 @@ final class PretrainCommand implements Callable<Integer> {
         if (backboneName != null) s = s.withBackbone(RecipeSpec.BackbonePart.parse(backboneName));
         if (lossName != null) s = s.withLoss(RecipeSpec.LossPart.parse(lossName));
         return s;
+    }
+
+    private ComputeDevice computeDevice() {
+        try {
+            return ComputeDevice.parse(device);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("--device: " + e.getMessage());
+        }
     }
 
     private double beta(int i) {
@@ -408,6 +431,7 @@ final class PretrainCommand implements Callable<Integer> {
         if (given.hasMatchedOption("--layer-scale")) b.layerScale(layerScale);
         if (given.hasMatchedOption("--precision")) b.precision(precision);
         if (given.hasMatchedOption("--teacher-precision")) b.teacherPrecision(teacherPrecision);
+        if (given.hasMatchedOption("--device")) b.device(computeDevice());
         if (given.hasMatchedOption("--seed")) b.seed(seed);
         if (given.hasMatchedOption("--threads")) b.threads(threads);
         if (given.hasMatchedOption("--workers")) b.workers(workers);

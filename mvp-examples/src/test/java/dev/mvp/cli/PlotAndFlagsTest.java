@@ -77,15 +77,28 @@ class PlotAndFlagsTest {
         Result betas = mvp("pretrain", "--out", out, "--betas", "0.9");
         assertThat(betas.code()).isEqualTo(2);
         assertThat(betas.err()).contains("--betas", "'0.9'");
-        Result fp16 = mvp("pretrain", "--out", out, "--precision", "fp16");
-        assertThat(fp16.code()).isEqualTo(2);
-        assertThat(fp16.err()).contains("bf16");
+        Result device = mvp("pretrain", "--out", out, "--device", "tpu");
+        assertThat(device.code()).isEqualTo(2);
+        assertThat(device.err()).contains("--device", "'tpu'", "cuda:N");
         Result accum = mvp("pretrain", "--out", out, "--accum-steps", "0");
         assertThat(accum.code()).isEqualTo(2);
         assertThat(accum.err()).contains("--accum-steps");
         Result help = mvp("pretrain", "--help");
         assertThat(help.out()).contains("--accum-steps", "--base-lr", "--betas", "Default: 0.9,0.98", "--warmup-epochs",
                 "--weight-decay-end", "--drop-path", "--layer-scale", "--precision", "--teacher-precision",
-                "--checkpoint-every-epochs", "--max-non-finite");
+                "--checkpoint-every-epochs", "--max-non-finite", "--device", "Default: cpu", "fp32|bf16|fp16");
+    }
+
+    @Test
+    void cudaOnAMachineWithoutItIsOneLineAndExitCode1BeforeAnythingIsRead(@TempDir Path tmp) {
+        dev.mvp.api.Torch.init();
+        org.junit.jupiter.api.Assumptions.assumeFalse(org.bytedeco.pytorch.global.torch.cuda_is_available(), "CUDA is here");
+        Path out = tmp.resolve("o");
+        Result cuda = mvp("pretrain", "--out", out.toString(), "--device", "cuda", "--data", tmp.resolve("none").toString());
+        assertThat(cuda.code()).isEqualTo(1);
+        assertThat(cuda.err().strip().lines()).hasSize(1);
+        assertThat(cuda.err()).startsWith("mvp pretrain: error: --device cuda:0: CUDA is not available").contains("--device cpu");
+        assertThat(cuda.out()).as("refused before the data (which does not exist) is opened").isEmpty();
+        assertThat(out).doesNotExist();
     }
 }
