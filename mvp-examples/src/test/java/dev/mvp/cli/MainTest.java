@@ -28,7 +28,7 @@ class MainTest {
     static List<String> tinyRun(Path data, Path out, String... more) {
         List<String> args = new ArrayList<>(List.of("pretrain", "--data", data.toString(), "--out", out.toString(),
                 "--img-size", "32", "--patch-size", "8", "--batch-size", "4", "--warmup-steps", "1",
-                "--threads", "2", "--workers", "2"));
+                "--threads", "1", "--workers", "2"));
         args.addAll(List.of(more));
         if (!args.contains("--steps")) args.addAll(List.of("--steps", "3"));
         return args;
@@ -130,7 +130,7 @@ class MainTest {
         assertThat(again.err()).contains("--resume");
 
         Result resumed = mvp("pretrain", "--resume", out.resolve("checkpoints/step-00000002").toString(),
-                "--threads", "2", "--workers", "2");
+                "--threads", "1", "--workers", "2");
         assertThat(resumed.code()).as(resumed.err()).isZero();
         assertThat(resumed.out()).contains("resuming from", "done: 4 steps");
         assertThat(Files.readAllLines(out.resolve("metrics.jsonl"))).hasSize(4);
