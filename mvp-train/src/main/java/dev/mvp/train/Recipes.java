@@ -161,7 +161,7 @@ public final class Recipes {
 
     private static String weightsOf(TokenizerPart part) {
         return switch (part) {
-            case CLIP -> "CLIP weights (safetensors, OpenAI layout)";
+            case CLIP -> "CLIP weights (OpenAI's, Hugging Face's or open_clip's layout; safetensors, torch.save or TorchScript)";
             case DINO -> "DINO ViT weights (e.g. dino_vitbase16_pretrain.pth)";
             case DALLE -> "DALL-E d-VAE encoder (encoder.pkl, see docs/TEACHERS.md)";
             default -> "weights";
