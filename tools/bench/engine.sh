@@ -2,7 +2,8 @@
 # The engine benchmarks of docs/ENGINE.md (mvp-train test sources, dev.mvp.train.EngineBench; flags there):
 #   tools/bench/engine.sh overhead  [--img-size 112 --batch-size 16 --steps 30 --rounds 3]   engine vs bare loop
 #   tools/bench/engine.sh memory    [--steps 1000 --img-size 64 --checkpoint-every 250]      RSS over a real run
-#   tools/bench/engine.sh precision [--steps 12]                                             fp32 vs bf16 autocast
+#   tools/bench/engine.sh precision [--steps 12] [--fp16 true]                               fp32 vs bf16 (or fp16) autocast
+#   tools/bench/engine.sh teacher   [--batch-size 8 --reps 3 --fp16-reps 1]                  ViT-B/16 teacher: fp32, bf16, fp16
 # The output states the load average before and after: the machine may be shared.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"

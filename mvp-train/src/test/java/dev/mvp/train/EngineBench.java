@@ -37,8 +37,14 @@ import java.util.Map;
  *   <li>{@code memory}: resident memory over {@code --steps} steps of a real run (the real data loader on image
  *       files, checkpoints every {@code --checkpoint-every} steps), read from its metrics.jsonl.</li>
  *   <li>{@code precision}: bare-loop step time and first-step loss with the student in fp32 and in bf16 autocast,
- *       and with the teacher in bf16 autocast too.</li>
+ *       and with the teacher in bf16 autocast too; with {@code --fp16 true} the student in fp32 and in fp16 autocast
+ *       instead (no loss scaling: time only).</li>
  *   <li>{@code threads}: bare-loop step time with 1 or 2 libtorch (OpenMP) threads and 1 or 2 OpenBLAS threads.</li>
+ *   <li>{@code teacher}: a teacher of CLIP ViT-B/16's size (random weights with CLIP's initialisation, written once to
+ *       a safetensors file under {@code --out} and loaded as a user's file is) on one batch of {@code --batch-size}
+ *       real images at 224: the forward time ({@code --reps} timed after one warm-up) and its targets' cosine against
+ *       float32 for float32, bf16 autocast over float32 weights, and {@link PlacedTeacher} in bf16 and fp16 (weights
+ *       converted; fp16 timed {@code --fp16-reps} times, 0 to leave it out).</li>
  *   <li>{@code micro}: the engine's own work inside a step, each part timed alone over many repetitions (setting the
  *       learning rate and weight decay of both groups, re-seeding, the nested scope and guards, the metrics line,
  *       the RSS read).</li>
@@ -70,9 +76,12 @@ public final class EngineBench {
             case "overhead" -> overhead(config, Integer.parseInt(o.get("--rounds")), Integer.parseInt(o.get("--warmup")));
             case "memory" -> memory(config.toBuilder().checkpointEvery(Long.parseLong(o.get("--checkpoint-every"))).build(),
                     Integer.parseInt(o.get("--warmup")));
-            case "precision" -> precision(config, Integer.parseInt(o.get("--warmup")));
+            case "precision" -> precision(config, Integer.parseInt(o.get("--warmup")),
+                    Boolean.parseBoolean(o.getOrDefault("--fp16", "false")));
             case "micro" -> micro(config);
             case "threads" -> threads(config);
+            case "teacher" -> teacher(config, Integer.parseInt(o.getOrDefault("--reps", "3")),
+                    Integer.parseInt(o.getOrDefault("--fp16-reps", "1")));
             default -> throw new IllegalArgumentException("unknown mode " + args[0]);
         }
         System.out.println("# load average after: " + loadAverage());
@@ -269,7 +278,7 @@ public final class EngineBench {
                 s.meanLossFirst10(), s.meanLossLast10());
     }
 
-    static void precision(PretrainConfig config, int warmup) {
+    static void precision(PretrainConfig config, int warmup, boolean fp16) {
         Torch.setThreads(config.threads());
         for (int n : new int[] {192, 768, 1024}) {
             try (PointerScope scope = new PointerScope()) {
@@ -293,8 +302,10 @@ public final class EngineBench {
         }
         List<Held> held = holdBatches(config, 8);
         int steps = (int) config.steps();
-        Precision[][] settings = {{Precision.FP32, Precision.FP32}, {Precision.BF16, Precision.FP32},
-                {Precision.BF16, Precision.BF16}, {Precision.FP32, Precision.BF16}};
+        Precision[][] settings = fp16
+                ? new Precision[][] {{Precision.FP32, Precision.FP32}, {Precision.FP16, Precision.FP32}}
+                : new Precision[][] {{Precision.FP32, Precision.FP32}, {Precision.BF16, Precision.FP32},
+                        {Precision.BF16, Precision.BF16}, {Precision.FP32, Precision.BF16}};
         System.out.printf("# ViT-%s %dx%d patch %d, batch %d, %d threads, %d steps per setting (first %d left out)%n",
                 config.model(), config.imageSize(), config.imageSize(), config.patchSize(), config.batchSize(),
                 config.threads(), steps, warmup);
@@ -372,6 +383,73 @@ public final class EngineBench {
             System.out.printf(Locale.ROOT, "libtorch threads %d, OpenBLAS threads %d: median %.3f s/step (min %.3f), load %s%n",
                     c[0], c[1], median(t), min(t), loadAverage());
         }
+    }
+
+    static void teacher(PretrainConfig config, int reps, int fp16Reps) throws IOException {
+        Torch.setThreads(config.threads());
+        Path file = config.out().resolve("clip-vit-b16-random.safetensors");
+        if (!Files.isRegularFile(file)) {
+            Files.createDirectories(config.out());
+            try (var model = dev.mvp.models.clip.ClipVisionTransformer.random(
+                    new dev.mvp.models.clip.ClipVisionConfig(224, 16, 768, 12, 12, 512), 0);
+                 PointerScope scope = new PointerScope()) {
+                dev.mvp.models.io.SafeTensorsWriter.write(file, dev.mvp.models.io.StateDict.of(model));
+            }
+        }
+        PretrainConfig views = config.toBuilder().imageSize(224).patchSize(16).build();
+        Tensor images = holdBatches(views, 1).get(0).teacher(); // real images, CLIP's 224 view
+        float[] reference;
+        try (dev.mvp.tokenizers.ClipTokenizer clip = dev.mvp.tokenizers.ClipTokenizer.load(file)) {
+            System.out.printf(Locale.ROOT, "# teacher %s, batch %d at 224, %d thread(s)%n", clip.name(),
+                    images.size(0), config.threads());
+            PlacedTeacher fp32 = PlacedTeacher.place(clip, dev.mvp.api.ComputeDevice.CPU, Precision.FP32);
+            reference = teacherRun("fp32", () -> fp32.targets(images), reps, null);
+            teacherRun("bf16 autocast over fp32 weights", () -> {
+                try (Autocast a = Autocast.of(Precision.BF16)) {
+                    return clip.targets(images).to(ScalarType.Float);
+                }
+            }, reps, reference);
+            PlacedTeacher bf16 = PlacedTeacher.place(clip, dev.mvp.api.ComputeDevice.CPU, Precision.BF16);
+            teacherRun("bf16 weights (PlacedTeacher)", () -> bf16.targets(images), reps, reference);
+        }
+        if (fp16Reps > 0) {
+            try (PlacedTeacher fp16 = PlacedTeacher.place(dev.mvp.tokenizers.ClipTokenizer.load(file),
+                    dev.mvp.api.ComputeDevice.CPU, Precision.FP16)) {
+                teacherRun("fp16 weights (PlacedTeacher)", () -> fp16.targets(images), fp16Reps, reference);
+            }
+        }
+    }
+
+    /** Times {@code forward} (one warm-up call, then {@code reps}) and compares its targets with {@code reference}. */
+    private static float[] teacherRun(String label, java.util.function.Supplier<Tensor> forward, int reps, float[] reference) {
+        float[] targets;
+        try (PointerScope scope = new PointerScope()) {
+            targets = dev.mvp.api.Tensors.toFloats(forward.get());
+        }
+        double[] t = new double[reps];
+        for (int i = 0; i < reps; i++) {
+            long t0 = System.nanoTime();
+            try (PointerScope scope = new PointerScope()) {
+                forward.get();
+            }
+            t[i] = (System.nanoTime() - t0) / 1e9;
+        }
+        String comparison = "";
+        if (reference != null) {
+            try (PointerScope scope = new PointerScope()) {
+                long[] shape = {-1, 512};
+                Tensor a = dev.mvp.api.Tensors.ofFloats(targets, targets.length).reshape(shape);
+                Tensor b = dev.mvp.api.Tensors.ofFloats(reference, reference.length).reshape(shape);
+                Tensor cos = torch.cosine_similarity(a, b, 1, 1e-8);
+                double relative = a.sub(b).norm().item_double() / b.norm().item_double();
+                comparison = String.format(Locale.ROOT, "; targets vs fp32: token cosine min %.6f mean %.6f, max |diff| "
+                                + "%.3e, relative L2 error %.3e", cos.min().item_double(), cos.mean().item_double(),
+                        dev.mvp.testing.TensorAssert.maxAbsDiff(a, b), relative);
+            }
+        }
+        System.out.printf(Locale.ROOT, "%s: median %.3f s per forward (min %.3f, %d timed)%s; load %s%n", label, median(t),
+                min(t), reps, comparison, loadAverage());
+        return targets;
     }
 
     /** Microseconds per call. */
