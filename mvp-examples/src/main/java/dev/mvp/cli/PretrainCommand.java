@@ -171,8 +171,8 @@ final class PretrainCommand implements Callable<Integer> {
     @Option(names = "--precision", paramLabel = "fp32|bf16|fp16", defaultValue = "fp32",
             description = "Student forward pass: fp32, bf16 autocast, or fp16 autocast with dynamic loss scaling "
                     + "(GradScaler's); float32 master weights, gradients and optimiser state. On CPUs without "
-                    + "AVX-512-BF16/AMX bf16 is slower, and fp16 is for GPUs (about 20x slower than fp32 on a CPU): "
-                    + "see docs/ENGINE.md.")
+                    + "AVX-512-BF16/AMX bf16 is slower, and fp16 is for GPUs (13x slower than fp32 on this project's "
+                    + "CPU): see docs/ENGINE.md.")
     Precision precision;
 
     @Option(names = "--teacher-precision", paramLabel = "fp32|bf16|fp16", defaultValue = "fp32",
