@@ -31,7 +31,7 @@ import java.util.concurrent.Callable;
         description = {
                 "Fine-tunes a backbone as an image classifier, BEiT's/MVP's recipe by default (ViT-B, the paper's Table 1):",
                 "AdamW lr 4e-3 at batch 1024, 100 epochs with 20 warm-up then cosine, layer decay 0.65, drop path 0.1,",
-                "label smoothing 0.1, Mixup 0.8 / CutMix 1.0 (switch 0.5), RandAugment subset, random erasing 0.25.",
+                "label smoothing 0.1, Mixup 0.8 / CutMix 1.0 (switch 0.5), RandAugment rand-m9-mstd0.5-inc1, random erasing 0.25.",
                 "Writes results.json (per-epoch history) and the fine-tuned model.safetensors.",
                 "Small run: --epochs 8 --warmup-epochs 1 --batch-size 50 --lr 3e-3 --layer-decay 0.75"})
 final class FinetuneCommand implements Callable<Integer> {
@@ -93,7 +93,7 @@ final class FinetuneCommand implements Callable<Integer> {
     @Option(names = "--mixup-switch-prob", paramLabel = "P", defaultValue = "0.5", description = "Probability of CutMix instead of Mixup.")
     double switchProb;
 
-    @Option(names = "--no-rand-augment", description = "Turn the RandAugment subset off.")
+    @Option(names = "--no-rand-augment", description = "Turn RandAugment (timm's rand-m9-mstd0.5-inc1) off.")
     boolean noRandAugment;
 
     @Option(names = "--reprob", paramLabel = "P", defaultValue = "0.25", description = "Random-erasing probability.")
@@ -168,7 +168,7 @@ final class FinetuneCommand implements Callable<Integer> {
             out.printf("mvp finetune: %d epochs x %d steps of %d, lr %.3g (warm-up %d epochs, min %.1g), layer decay %.3g, "
                     + "drop path %.2g, smoothing %.2g, mixup %.2g / cutmix %.2g (p %.2g, switch %.2g), RandAugment %s, reprob %.2g%n",
                     epochs, steps, batchSize, lr, warmupEpochs, minLr, layerDecay, dropPath, smoothing, mixup, cutmix,
-                    mixupProb, switchProb, noRandAugment ? "off" : "subset", reprob);
+                    mixupProb, switchProb, noRandAugment ? "off" : "rand-m9-mstd0.5-inc1", reprob);
             long every = Math.max(1, (long) steps * epochs / 20);
             FineTuner.Result r = FineTuner.run(model, trainSet, valSet, config, workers > 0 ? workers : cores, new FineTuner.Listener() {
                 @Override public void step(int epoch, long step, long total, double loss, double stepLr) {
@@ -199,7 +199,7 @@ final class FinetuneCommand implements Callable<Integer> {
             }
             ObjectNode json = Results.object();
             json.put("command", "finetune");
-            json.put("protocol", "BEiT run_class_finetuning.py recipe (RandAugment subset, see docs/EVALUATION.md)");
+            json.put("protocol", "BEiT run_class_finetuning.py recipe (RandAugment rand-m9-mstd0.5-inc1, see docs/EVALUATION.md)");
             json.put("backbone", ft.weightFile().toString());
             json.put("model", model.description());
             json.putPOJO("missing_from_file", ft.report().missing());

@@ -5,7 +5,8 @@ package dev.mvp.eval.finetune;
  * ViT-B recipe: AdamW (0.9, 0.999), lr 4e-3 (absolute: BEiT does not rescale it by batch size) at batch 1024,
  * 100 epochs with 20 of linear warm-up from 0 then cosine to 1e-6 (stepped per iteration), weight decay 0.05,
  * layer decay 0.65, drop path 0.1, label smoothing 0.1, Mixup 0.8 / CutMix 1.0 always with switch probability 0.5,
- * RandAugment (the subset of {@link TrainTransform}) and random erasing 0.25, mean pooling with fc_norm, no EMA.
+ * RandAugment (timm's rand-m9-mstd0.5-inc1, {@link RandAugment}) and random erasing 0.25, mean pooling with fc_norm,
+ * no EMA.
  *
  * @param epochs       training epochs
  * @param warmupEpochs linear warm-up epochs (whole epochs of steps)
@@ -20,7 +21,7 @@ package dev.mvp.eval.finetune;
  * @param cutmix       CutMix alpha (0: off)
  * @param mixProb      probability of mixing a batch
  * @param switchProb   probability of CutMix rather than Mixup
- * @param randAugment  RandAugment subset on/off
+ * @param randAugment  RandAugment ({@code rand-m9-mstd0.5-inc1}) on/off
  * @param eraseProb    random-erasing probability
  * @param meanPooling  mean of patch tokens + fc_norm (BEiT default) instead of the CLS token
  * @param emaDecay     EMA of the weights with this decay (timm ModelEma; BEiT's --model_ema_decay 0.9999); 0 = off

@@ -151,6 +151,8 @@ class RandAugmentTest {
         assertThat(RandAugment.fillFor(ImageNormalization.IMAGENET.mean())).containsExactly(fixtureFill);
         assertThat(fixtureFill).containsExactly(124, 116, 104);
         assertThat(RandAugment.fillFor(new float[] {0.5f, 0.5f, 0.5f})).containsExactly(128, 128, 128);   // BEiT's default (Inception) mean
+        // fine-tuning's training transform runs BEiT's policy with the fill of the normalisation it applies
+        assertThat(TrainTransform.RAND_AUGMENT).isEqualTo(new RandAugment(9, 0.5, 2, 0.5, fixtureFill, RandAugment.Interpolation.BICUBIC));
     }
 
     @Test
