@@ -691,25 +691,11 @@ public final class BatchLoader implements AutoCloseable {
         if (worldSize < 1 || rank < 0 || rank >= worldSize) {
             throw new IllegalArgumentException("shard needs 0 <= rank < worldSize, got rank " + rank + " of " + worldSize);
         }
-        int[] all = permutation(n, orderSeed(seed, epoch));
+        int[] all = Shuffle.permutation(n, orderSeed(seed, epoch));
         if (worldSize == 1) return all;
         int[] mine = new int[n / worldSize];
         for (int i = 0; i < mine.length; i++) mine[i] = all[i * worldSize + rank];
         return mine;
-    }
-
-    /** A Fisher-Yates shuffle of {@code [0, n)}. */
-    static int[] permutation(int n, long seed) {
-        SplittableRandom rng = new SplittableRandom(seed);
-        int[] p = new int[n];
-        for (int i = 0; i < n; i++) p[i] = i;
-        for (int i = n - 1; i > 0; i--) {
-            int j = rng.nextInt(i + 1);
-            int t = p[i];
-            p[i] = p[j];
-            p[j] = t;
-        }
-        return p;
     }
 
     // ---- bad files ----

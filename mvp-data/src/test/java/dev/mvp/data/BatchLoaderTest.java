@@ -180,7 +180,7 @@ class BatchLoaderTest {
     void batchesHoldExactlyTheDocumentedSamples() throws Exception {
         ImageDataset data = cifar(3);
         LoaderConfig cfg = config(8);
-        int[] order = BatchLoader.permutation(data.size(), BatchLoader.orderSeed(cfg.seed(), 1));
+        int[] order = Shuffle.permutation(data.size(), BatchLoader.orderSeed(cfg.seed(), 1));
         ImageDecoder decoder = cfg.decoder();
         try (BatchLoader loader = BatchLoader.open(data, VIEWS, MASKING, GRID, cfg.withStart(1, 2));
              PointerScope scope = new PointerScope()) {
@@ -224,7 +224,7 @@ class BatchLoaderTest {
                 new ViewSpec(24, Interpolation.BICUBIC, ImageNormalization.CLIP),
                 new ViewSpec(16, Interpolation.BICUBIC, ImageNormalization.DALLE));
         LoaderConfig cfg = config(8);
-        int[] order = BatchLoader.permutation(data.size(), BatchLoader.orderSeed(cfg.seed(), 0));
+        int[] order = Shuffle.permutation(data.size(), BatchLoader.orderSeed(cfg.seed(), 0));
         try (BatchLoader loader = BatchLoader.open(data, views, MASKING, GRID, cfg);
              PointerScope scope = new PointerScope()) {
             Batch batch = loader.next();
@@ -251,7 +251,7 @@ class BatchLoaderTest {
         ImageDataset data = cifar(3);
         ColorJitter jitter = new ColorJitter(0.4, 0.4, 0.4, 0.1);
         LoaderConfig cfg = config(8).withColorJitter(jitter);
-        int[] order = BatchLoader.permutation(data.size(), BatchLoader.orderSeed(cfg.seed(), 0));
+        int[] order = Shuffle.permutation(data.size(), BatchLoader.orderSeed(cfg.seed(), 0));
         ImageDecoder decoder = cfg.decoder();
         try (BatchLoader loader = BatchLoader.open(data, VIEWS, MASKING, GRID, cfg);
              PointerScope scope = new PointerScope()) {

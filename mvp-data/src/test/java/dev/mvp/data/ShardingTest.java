@@ -63,8 +63,8 @@ class ShardingTest {
                 assertThat(union).hasSize(n - n % world).allMatch(i -> i >= 0 && i < n);
             }
         }
-        assertThat(BatchLoader.epochOrder(n, 42, 5, 0, 1)).isEqualTo(BatchLoader.permutation(n, BatchLoader.orderSeed(42, 5)));
-        int[] whole = BatchLoader.permutation(n, BatchLoader.orderSeed(42, 1));
+        assertThat(BatchLoader.epochOrder(n, 42, 5, 0, 1)).isEqualTo(Shuffle.permutation(n, BatchLoader.orderSeed(42, 5)));
+        int[] whole = Shuffle.permutation(n, BatchLoader.orderSeed(42, 1));
         int[] rank1 = BatchLoader.epochOrder(n, 42, 1, 1, 4);
         for (int i = 0; i < rank1.length; i++) assertThat(rank1[i]).isEqualTo(whole[4 * i + 1]);
     }

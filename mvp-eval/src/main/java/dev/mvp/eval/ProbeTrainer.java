@@ -3,6 +3,7 @@ package dev.mvp.eval;
 import dev.mvp.api.Tensors;
 import dev.mvp.api.Torch;
 import dev.mvp.data.ImageDataset;
+import dev.mvp.data.Shuffle;
 import dev.mvp.eval.finetune.TrainImages;
 import dev.mvp.eval.finetune.TrainTransform;
 import dev.mvp.eval.optim.Lars;
@@ -14,7 +15,6 @@ import org.bytedeco.pytorch.global.torch;
 
 import java.util.ArrayList;
 import java.util.List;
-import java.util.SplittableRandom;
 
 /**
  * Trains a {@link LinearProbe} and evaluates it after every epoch, in one of two ways:
@@ -150,15 +150,6 @@ public final class ProbeTrainer {
 
     /** Epoch {@code epoch}'s order of {@code n} rows: Fisher-Yates from a generator seeded by (seed, epoch). */
     static int[] permutation(int n, long seed, int epoch) {
-        int[] p = new int[n];
-        for (int i = 0; i < n; i++) p[i] = i;
-        SplittableRandom rng = new SplittableRandom(seed * 0x9E3779B97F4A7C15L + epoch);
-        for (int i = n - 1; i > 0; i--) {
-            int j = rng.nextInt(i + 1);
-            int t = p[i];
-            p[i] = p[j];
-            p[j] = t;
-        }
-        return p;
+        return Shuffle.permutation(n, seed * 0x9E3779B97F4A7C15L + epoch);
     }
 }

@@ -6,6 +6,7 @@ import dev.mvp.data.ImageDataset;
 import dev.mvp.data.ImageDecoder;
 import dev.mvp.data.ImageDecoders;
 import dev.mvp.data.Resampler;
+import dev.mvp.data.Shuffle;
 
 import java.util.ArrayDeque;
 import java.util.SplittableRandom;
@@ -92,17 +93,7 @@ public final class TrainImages implements AutoCloseable {
     }
 
     private int[] order(int epoch) {
-        int n = dataset.size();
-        int[] p = new int[n];
-        for (int i = 0; i < n; i++) p[i] = i;
-        SplittableRandom rng = new SplittableRandom(mix(seed, epoch, -1));
-        for (int i = n - 1; i > 0; i--) {
-            int j = rng.nextInt(i + 1);
-            int t = p[i];
-            p[i] = p[j];
-            p[j] = t;
-        }
-        return p;
+        return Shuffle.permutation(dataset.size(), mix(seed, epoch, -1));
     }
 
     static long mix(long seed, long a, long b) {
