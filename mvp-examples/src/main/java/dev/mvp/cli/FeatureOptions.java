@@ -2,7 +2,6 @@ package dev.mvp.cli;
 
 import dev.mvp.api.Torch;
 import dev.mvp.data.ImageDataset;
-import dev.mvp.data.ImageFolder;
 import dev.mvp.eval.Extractors;
 import dev.mvp.eval.FeatureCache;
 import dev.mvp.eval.FeatureExtractor;
@@ -10,7 +9,6 @@ import dev.mvp.eval.FeatureSet;
 import dev.mvp.eval.FeatureSpec;
 import dev.mvp.eval.Features;
 import dev.mvp.eval.Progress;
-import dev.mvp.eval.Subset;
 import picocli.CommandLine.Option;
 
 import java.io.PrintWriter;
@@ -133,12 +131,5 @@ final class FeatureOptions {
                 next[0] = done + Math.max(1, total / 10);
             }
         };
-    }
-
-    /** An image folder, optionally cut to its first {@code perClass} images per class (0: all). */
-    static ImageDataset dataset(Path dir, int perClass, String flag) {
-        if (perClass < 0) throw new Main.UsageException(flag + "-per-class must be >= 0, got " + perClass);
-        ImageFolder folder = ImageFolder.open(dir);
-        return perClass == 0 ? folder : Subset.perClass(folder, perClass);
     }
 }

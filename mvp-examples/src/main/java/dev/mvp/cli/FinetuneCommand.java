@@ -14,6 +14,7 @@ import dev.mvp.models.VitConfig;
 import org.bytedeco.pytorch.global.torch;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.io.PrintWriter;
@@ -41,17 +42,7 @@ final class FinetuneCommand implements Callable<Integer> {
             description = "Pre-trained weights in timm's or BEiT's layout (safetensors or .pth), or a pretrain run/checkpoint folder.")
     Path backbone;
 
-    @Option(names = "--train", paramLabel = "DIR", required = true, description = "Labelled training images (class sub-folders).")
-    Path train;
-
-    @Option(names = "--val", paramLabel = "DIR", required = true, description = "Labelled evaluation images (class sub-folders).")
-    Path val;
-
-    @Option(names = "--train-per-class", paramLabel = "N", defaultValue = "0", description = "Only the first N training images per class (0: all).")
-    int trainPerClass;
-
-    @Option(names = "--val-per-class", paramLabel = "N", defaultValue = "0", description = "Only the first N evaluation images per class (0: all).")
-    int valPerClass;
+    @Mixin LabelledSplits splits;
 
     @Option(names = "--epochs", paramLabel = "N", defaultValue = "" + 100, description = "Training epochs.")
     int epochs;
@@ -144,11 +135,8 @@ final class FinetuneCommand implements Callable<Integer> {
         if (threads < 0 || workers < 0 || heads < 0) throw new Main.UsageException("--threads, --workers and --heads must be >= 0");
         Path dir = outDir != null ? outDir : Path.of(System.getProperty("mvp.home", "."), "runs",
                 "finetune-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
-        ImageDataset trainSet = FeatureOptions.dataset(train, trainPerClass, "--train");
-        ImageDataset valSet = FeatureOptions.dataset(val, valPerClass, "--val");
-        if (!trainSet.classes().equals(valSet.classes())) {
-            throw new Main.UsageException("--train and --val have different classes: fine-tuning needs the same class folders in both");
-        }
+        LabelledSplits.Opened sets = splits.open("fine-tuning");
+        ImageDataset trainSet = sets.train(), valSet = sets.val();
         if (trainSet.size() < batchSize) {
             throw new Main.UsageException("--batch-size " + batchSize + " exceeds the " + trainSet.size() + " training images");
         }

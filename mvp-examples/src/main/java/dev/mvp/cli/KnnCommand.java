@@ -29,11 +29,7 @@ final class KnnCommand implements Callable<Integer> {
 
     @Mixin FeatureOptions features;
 
-    @Option(names = "--train", paramLabel = "DIR", required = true, description = "Labelled training images (class sub-folders).")
-    Path train;
-
-    @Option(names = "--val", paramLabel = "DIR", required = true, description = "Labelled evaluation images (class sub-folders).")
-    Path val;
+    @Mixin LabelledSplits splits;
 
     @Option(names = "--k", paramLabel = "K", split = ",", defaultValue = "" + KnnClassifier.DEFAULT_K,
             description = "Neighbours; several as 10,20,100,200 (DINO's list; 20 is its reference).")
@@ -42,14 +38,6 @@ final class KnnCommand implements Callable<Integer> {
     @Option(names = "--temperature", paramLabel = "T", defaultValue = "" + KnnClassifier.DEFAULT_TEMPERATURE,
             description = "Vote temperature.")
     double temperature;
-
-    @Option(names = "--train-per-class", paramLabel = "N", defaultValue = "0",
-            description = "Use only the first N training images of each class (0: all).")
-    int trainPerClass;
-
-    @Option(names = "--val-per-class", paramLabel = "N", defaultValue = "0",
-            description = "Use only the first N evaluation images of each class (0: all).")
-    int valPerClass;
 
     @Option(names = "--out", paramLabel = "DIR", description = "Result folder for results.json (default: runs/knn-<time>).")
     Path outDir;
@@ -64,12 +52,8 @@ final class KnnCommand implements Callable<Integer> {
         features.spec();
         Path dir = outDir != null ? outDir : Path.of(System.getProperty("mvp.home", "."), "runs",
                 "knn-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
-        ImageDataset trainSet = FeatureOptions.dataset(train, trainPerClass, "--train");
-        ImageDataset valSet = FeatureOptions.dataset(val, valPerClass, "--val");
-        if (!trainSet.classes().equals(valSet.classes())) {
-            throw new Main.UsageException("--train and --val have different classes (" + trainSet.classes().size() + " vs "
-                    + valSet.classes().size() + "): k-NN needs the same class folders in both");
-        }
+        LabelledSplits.Opened sets = splits.open("k-NN");
+        ImageDataset trainSet = sets.train(), valSet = sets.val();
         int maxK = ks.stream().mapToInt(Integer::intValue).max().orElseThrow();
         if (maxK > trainSet.size()) throw new Main.UsageException("--k " + maxK + " exceeds the " + trainSet.size() + " training images");
         long t0 = System.nanoTime();

@@ -31,17 +31,7 @@ final class LinprobeCommand implements Callable<Integer> {
 
     @Mixin FeatureOptions features;
 
-    @Option(names = "--train", paramLabel = "DIR", required = true, description = "Labelled training images (class sub-folders).")
-    Path train;
-
-    @Option(names = "--val", paramLabel = "DIR", required = true, description = "Labelled evaluation images (class sub-folders).")
-    Path val;
-
-    @Option(names = "--train-per-class", paramLabel = "N", defaultValue = "0", description = "Only the first N training images per class (0: all).")
-    int trainPerClass;
-
-    @Option(names = "--val-per-class", paramLabel = "N", defaultValue = "0", description = "Only the first N evaluation images per class (0: all).")
-    int valPerClass;
+    @Mixin LabelledSplits splits;
 
     @Option(names = "--epochs", paramLabel = "N", defaultValue = "90", description = "Training epochs (MAE: 90).")
     int epochs;
@@ -90,11 +80,8 @@ final class LinprobeCommand implements Callable<Integer> {
         }
         Path dir = outDir != null ? outDir : Path.of(System.getProperty("mvp.home", "."), "runs",
                 "linprobe-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
-        ImageDataset trainSet = FeatureOptions.dataset(train, trainPerClass, "--train");
-        ImageDataset valSet = FeatureOptions.dataset(val, valPerClass, "--val");
-        if (!trainSet.classes().equals(valSet.classes())) {
-            throw new Main.UsageException("--train and --val have different classes: the probe needs the same class folders in both");
-        }
+        LabelledSplits.Opened sets = splits.open("the probe");
+        ImageDataset trainSet = sets.train(), valSet = sets.val();
         long t0 = System.nanoTime();
         try (FeatureExtractor extractor = features.open()) {
             out.println("mvp linprobe: " + extractor.describe());

@@ -1,0 +1,44 @@
+package dev.mvp.cli;
+
+import dev.mvp.data.ImageDataset;
+import dev.mvp.data.ImageFolder;
+import dev.mvp.eval.Subset;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Path;
+
+/** The labelled training and evaluation folders of the classification commands (knn, linprobe, finetune). */
+final class LabelledSplits {
+
+    @Option(names = "--train", paramLabel = "DIR", required = true, description = "Labelled training images (class sub-folders).")
+    Path train;
+
+    @Option(names = "--val", paramLabel = "DIR", required = true, description = "Labelled evaluation images (class sub-folders).")
+    Path val;
+
+    @Option(names = "--train-per-class", paramLabel = "N", defaultValue = "0", description = "Only the first N training images per class (0: all).")
+    int trainPerClass;
+
+    @Option(names = "--val-per-class", paramLabel = "N", defaultValue = "0", description = "Only the first N evaluation images per class (0: all).")
+    int valPerClass;
+
+    /** Both splits, opened; a usage error when their class folders differ ({@code what} needs them equal). */
+    Opened open(String what) {
+        ImageDataset trainSet = dataset(train, trainPerClass, "--train");
+        ImageDataset valSet = dataset(val, valPerClass, "--val");
+        if (!trainSet.classes().equals(valSet.classes())) {
+            throw new Main.UsageException("--train and --val have different classes (" + trainSet.classes().size() + " vs "
+                    + valSet.classes().size() + "): " + what + " needs the same class folders in both");
+        }
+        return new Opened(trainSet, valSet);
+    }
+
+    record Opened(ImageDataset train, ImageDataset val) {}
+
+    /** An image folder, optionally cut to its first {@code perClass} images per class (0: all). */
+    private static ImageDataset dataset(Path dir, int perClass, String flag) {
+        if (perClass < 0) throw new Main.UsageException(flag + "-per-class must be >= 0, got " + perClass);
+        ImageFolder folder = ImageFolder.open(dir);
+        return perClass == 0 ? folder : Subset.perClass(folder, perClass);
+    }
+}
