@@ -54,5 +54,16 @@ class TeacherCacheCliTest {
         assertThat(second.code()).as(second.err()).isZero();
         assertThat(second.out()).contains("teacher targets from the cache").doesNotContain("teacher cache: 12 of 12");
         assertThat(Files.readString(tmp.resolve("o2/config.json"))).contains("\"augmentation\" : \"FIXED\"");
+
+        // the cache records its decoder; a run decoding with another one is refused in one line naming both and the flag
+        String built = dev.mvp.data.ImageDecoders.resolve("auto"), other = built.equals("imageio") ? "turbojpeg" : "imageio";
+        assertThat(Files.readString(cache.resolve("cache.json"))).contains("\"decoder\" : \"" + built + "\"");
+        if (other.equals("turbojpeg") && !dev.mvp.data.TurboJpegDecoder.available()) return;
+        Result mismatch = mvp(run(tmp.resolve("data"), tmp.resolve("o3"), "--augmentation", "fixed", "--teacher-cache",
+                cache.toString(), "--decoder", other));
+        assertThat(mismatch.code()).isEqualTo(1);
+        assertThat(mismatch.err().strip()).isEqualTo("mvp pretrain: error: teacher cache " + cache + " was made with decoder "
+                + built + ", this run decodes with " + other + ": pass --decoder " + built
+                + " (or choose another --teacher-cache folder)");
     }
 }

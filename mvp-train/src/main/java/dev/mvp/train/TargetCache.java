@@ -50,8 +50,10 @@ import java.util.function.Consumer;
  * </pre>
  * {@code cache.json} names the teacher ({@link Tokenizer#name()}, its input view and target kind), the dataset
  * (size, description, and a SHA-256 over each image's path relative to the folder and its size in index order),
- * the crop, the dtype and the shards. {@link #open} refuses a cache whose teacher, view or dataset differ, and
- * re-runs the teacher on the probe: a teacher with other weights under the same name is refused too.
+ * the crop, the image decoder ({@code turbojpeg} or {@code imageio}: they differ by a few levels on rare JPEGs, and so
+ * do the targets), the dtype and the shards. {@link #open} refuses a cache whose teacher, view, decoder or dataset
+ * differ, and re-runs the teacher on the probe: a teacher with other weights under the same name is refused too.
+ * Format 1 (before the decoder was recorded) is refused with a message saying to rebuild it.
  *
  * <p>{@link #targets(int[])} returns new float32 tensors in the caller's scope; the shards stay memory-mapped until
  * {@link #close()}. Thread-compatible (one training thread).
@@ -62,13 +64,14 @@ public final class TargetCache implements AutoCloseable {
     /** Its description in cache.json. */
     static final String FIXED_CROP_NAME = "central square crop (RandomResizedCrop(1, 1, 1, 1)), no flip";
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
-    private static final int FORMAT = 1;
+    /** 2: cache.json records the decoder; 1 (no decoder) is refused. */
+    private static final int FORMAT = 2;
     private static final int PROBE_IMAGES = 2;
     private static final double PROBE_TOLERANCE = 1e-4;
 
-    /** What cache.json holds. */
+    /** What cache.json holds; {@code decoder} is {@link ImageDecoders#nameOf} of the decoder that read the images. */
     public record Manifest(int format, String teacher, String teacherInput, String targets, int imageSize,
-                           String crop, long images, String dataset, String datasetSha256, String dtype,
+                           String crop, String decoder, long images, String dataset, String datasetSha256, String dtype,
                            int imagesPerShard, List<String> shards) {}
 
     private final Path dir;
@@ -154,17 +157,23 @@ public final class TargetCache implements AutoCloseable {
     /** As {@link #openOrBuild(Path, Tokenizer, ImageDataset, boolean, int, Consumer)}, decoding with {@code decoder}. */
     public static TargetCache openOrBuild(Path dir, Tokenizer teacher, ImageDataset data, boolean half, int workers,
                                           ImageDecoder decoder, Consumer<String> progress) {
-        if (Files.isRegularFile(dir.resolve("cache.json"))) return open(dir, teacher, data);
+        if (Files.isRegularFile(dir.resolve("cache.json"))) return open(dir, teacher, data, decoder);
         return build(dir, teacher, data, half, workers, decoder, progress);
+    }
+
+    /** As {@link #open(Path, Tokenizer, ImageDataset, ImageDecoder)} for the default decoder ({@link ImageDecoders#fastest()}). */
+    public static TargetCache open(Path dir, Tokenizer teacher, ImageDataset data) {
+        return open(dir, teacher, data, ImageDecoders.fastest());
     }
 
     /**
      * Opens a cache after checking that it was made by this teacher (name, view, targets, and its targets of the
-     * probe batch to 1e-4) for this dataset (size and fingerprint).
+     * probe batch to 1e-4) for this dataset (size and fingerprint), its images read by the same kind of decoder as
+     * {@code decoder} ({@link ImageDecoders#nameOf}).
      *
      * @throws IllegalArgumentException one line naming the cache and what differs
      */
-    public static TargetCache open(Path dir, Tokenizer teacher, ImageDataset data) {
+    public static TargetCache open(Path dir, Tokenizer teacher, ImageDataset data, ImageDecoder decoder) {
         Path file = dir.resolve("cache.json");
         Manifest m;
         try {
@@ -173,6 +182,9 @@ public final class TargetCache implements AutoCloseable {
             throw new IllegalArgumentException("teacher cache " + dir + ": cannot read cache.json: " + e.getMessage(), e);
         }
         String where = "teacher cache " + dir + " ";
+        require(m.format() != 1, where + "has format 1, which does not record the image decoder its targets were computed"
+                + " with; this library reads format " + FORMAT + ": delete " + dir + " (or choose another --teacher-cache"
+                + " folder) to rebuild it");
         require(m.format() == FORMAT, where + "has format " + m.format() + ", this library reads " + FORMAT);
         require(m.teacher().equals(teacher.name()), where + "was made by teacher '" + m.teacher() + "', not '" + teacher.name() + "'");
         require(m.teacherInput().equals(teacher.inputSpec().toString()), where + "was made for teacher input "
@@ -180,6 +192,9 @@ public final class TargetCache implements AutoCloseable {
         require(m.targets().equals(teacher.targetSpec().toString()), where + "holds targets " + m.targets() + ", the teacher makes "
                 + teacher.targetSpec());
         require(m.crop().equals(FIXED_CROP_NAME), where + "was made with crop '" + m.crop() + "'");
+        String decoderName = ImageDecoders.nameOf(decoder);
+        require(decoderName.equals(m.decoder()), where + "was made with decoder " + m.decoder() + ", this run decodes with "
+                + decoderName + ": pass --decoder " + m.decoder() + " (or choose another --teacher-cache folder)");
         require(m.images() == data.size(), where + "holds " + m.images() + " images, the dataset " + data.size()
                 + " (" + data.describe() + ")");
         String fingerprint = fingerprint(data);
@@ -272,8 +287,8 @@ public final class TargetCache implements AutoCloseable {
             SafeTensorsWriter.write(dir.resolve("probe.safetensors"), Map.of("targets", probeTargets(teacher, imageSize)));
         }
         Manifest m = new Manifest(FORMAT, teacher.name(), teacher.inputSpec().toString(), teacher.targetSpec().toString(),
-                imageSize, FIXED_CROP_NAME, n, data.describe(), fingerprint(data), half ? "float16" : "float32",
-                imagesPerShard, shards);
+                imageSize, FIXED_CROP_NAME, ImageDecoders.nameOf(decoder), n, data.describe(), fingerprint(data),
+                half ? "float16" : "float32", imagesPerShard, shards);
         try {
             Checkpoints.writeAtomically(dir.resolve("cache.json"), JSON.writeValueAsString(m) + "\n");
         } catch (IOException e) {

@@ -6,6 +6,8 @@ import dev.mvp.api.ViewSpec;
 import dev.mvp.api.Tokenizer;
 import dev.mvp.data.ImageDataset;
 import dev.mvp.data.ImageFolder;
+import dev.mvp.data.ImageIoDecoder;
+import dev.mvp.data.TurboJpegDecoder;
 import dev.mvp.testing.TensorAssert;
 import dev.mvp.testing.TestPaths;
 import dev.mvp.tokenizers.ClipTokenizer;
@@ -24,6 +26,7 @@ import java.util.List;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /** Teacher targets cached once for a dataset (24 CIFAR-10 images, the random CLIP teacher at 32x32). */
 @Tag("e2e")
@@ -114,6 +117,36 @@ class TargetCacheTest {
         Files.write(first, Files.readAllBytes(TestPaths.sharedData().resolve("cifar10/test/dog/0000.jpg")));
         assertThatThrownBy(() -> TargetCache.open(tmp.resolve("cache"), teacher, ImageFolder.open(data)))
                 .hasMessageContaining("another dataset");
+    }
+
+    @Test
+    void theDecoderIsPartOfTheCachesIdentity(@TempDir Path tmp) throws Exception {
+        assumeTrue(TurboJpegDecoder.available(), () -> "libturbojpeg not installed: " + TurboJpegDecoder.unavailableReason().orElse(""));
+        Path data = images(tmp.resolve("data"), 4);
+        PretrainConfig config = config(data, tmp.resolve("run"));
+        ImageDataset dataset = ImageFolder.open(data);
+        Tokenizer teacher = Recipes.teacher(config);
+        Path dir = tmp.resolve("cache");
+        try (TargetCache built = TargetCache.build(dir, teacher, dataset, false, 1, new ImageIoDecoder(), s -> {})) {
+            assertThat(built.manifest().decoder()).isEqualTo("imageio");
+        }
+        String json = Files.readString(dir.resolve("cache.json"));
+        assertThat(json).contains("\"format\" : 2", "\"decoder\" : \"imageio\"");
+        try (TargetCache same = TargetCache.open(dir, teacher, dataset, new ImageIoDecoder())) {
+            assertThat(same.size()).isEqualTo(4);
+        }
+        // another decoder: one line naming both and the flag; openOrBuild does not rebuild over it
+        assertThatThrownBy(() -> TargetCache.openOrBuild(dir, teacher, dataset, false, 1, new TurboJpegDecoder(), s -> {}))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("teacher cache " + dir + " was made with decoder imageio, this run decodes with turbojpeg: pass"
+                        + " --decoder imageio (or choose another --teacher-cache folder)");
+        // a cache written before the decoder was recorded (format 1, no decoder field) is refused, not trusted
+        Files.writeString(dir.resolve("cache.json"), json.replace("\"format\" : 2", "\"format\" : 1")
+                .replace("\"decoder\" : \"imageio\",", ""));
+        assertThatThrownBy(() -> TargetCache.open(dir, teacher, dataset, new ImageIoDecoder()))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("has format 1, which does not record the image decoder")
+                .hasMessageContaining("delete " + dir);
     }
 
     @Test
