@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.mvp.api.Tensors;
 import dev.mvp.api.Torch;
 import dev.mvp.data.ImageDataset;
+import dev.mvp.data.ImageDecoder;
 import dev.mvp.data.ImageDecoders;
 import dev.mvp.models.io.SafeTensorsFile;
 import dev.mvp.models.io.SafeTensorsWriter;
@@ -43,7 +44,8 @@ import java.util.Map;
  * shard-00001.safetensors  ...
  * </pre>
  * The key is a hash of the extractor's description (which names the weight file with its size and modification
- * time), the transform, the image decoder evaluation uses on this machine ({@link ImageDecoders#resolve}), and
+ * time), the transform, the image decoder that reads the images ({@link ImageDecoders#nameOf}; by default the
+ * one {@link ImageDecoders#fastest()} gives on this machine, else the commands' {@code --decoder}), and
  * every image path and label of the dataset, so a changed backbone, transform, decoder or dataset gets a new entry
  * instead of stale features. The manifest is written last, atomically: an entry without one is
  * incomplete and is recomputed.
@@ -76,6 +78,11 @@ public final class FeatureCache {
         return root.resolve(key(extractor, dataset));
     }
 
+    /** The folder of the entry for these features decoded by {@code decoder} (it may not exist yet). */
+    public Path entry(FeatureExtractor extractor, ImageDataset dataset, ImageDecoder decoder) {
+        return root.resolve(key(extractor, dataset, decoder));
+    }
+
     /**
      * The cached features when a complete entry exists, else extracts them ({@link Features#extract}) and stores them.
      * Call outside any PointerScope.
@@ -84,7 +91,16 @@ public final class FeatureCache {
      */
     public FeatureSet getOrExtract(FeatureExtractor extractor, ImageDataset dataset, int batchSize, int workers,
                                    String phase, Progress progress, boolean[] hit) {
-        Path dir = entry(extractor, dataset);
+        return getOrExtract(extractor, dataset, batchSize, workers, ImageDecoders.fastest(), phase, progress, hit);
+    }
+
+    /**
+     * As {@link #getOrExtract(FeatureExtractor, ImageDataset, int, int, String, Progress, boolean[])}, decoding with
+     * {@code decoder}, which is part of the entry's key and recorded in its manifest.
+     */
+    public FeatureSet getOrExtract(FeatureExtractor extractor, ImageDataset dataset, int batchSize, int workers,
+                                   ImageDecoder decoder, String phase, Progress progress, boolean[] hit) {
+        Path dir = entry(extractor, dataset, decoder);
         if (Files.isRegularFile(dir.resolve("manifest.json"))) {
             FeatureSet cached = read(dir);
             if (cached.size() + cached.skipped() == dataset.size() && cached.dim() == extractor.dim()) {
@@ -93,33 +109,41 @@ public final class FeatureCache {
             }
             cached.close();
         }
-        FeatureSet set = Features.extract(extractor, dataset, batchSize, workers, phase, progress);
+        FeatureSet set = Features.extract(extractor, dataset, batchSize, workers, decoder, phase, progress);
         Map<String, String> about = new LinkedHashMap<>();
         about.put("extractor", extractor.describe());
         about.put("transform", extractor.transform().describe());
-        about.put("decoder", decoder());
+        about.put("decoder", ImageDecoders.nameOf(decoder));
         about.put("dataset", dataset.describe());
         write(dir, set, shardRows, about);
         if (hit != null) hit[0] = false;
         return set;
     }
 
-    /** The decoder evaluation loaders use here: turbojpeg when libjpeg-turbo is installed, else imageio. */
-    private static String decoder() {
-        return ImageDecoders.resolve("auto");
+    /**
+     * The cache key of features decoded by the default decoder ({@link ImageDecoders#fastest()}: turbojpeg when
+     * libjpeg-turbo is installed, else imageio).
+     */
+    public static String key(FeatureExtractor extractor, ImageDataset dataset) {
+        return key(extractor, dataset, ImageDecoders.resolve("auto"));
+    }
+
+    /** The cache key of features decoded by {@code decoder} ({@link ImageDecoders#nameOf} goes into it). */
+    public static String key(FeatureExtractor extractor, ImageDataset dataset, ImageDecoder decoder) {
+        return key(extractor, dataset, ImageDecoders.nameOf(decoder));
     }
 
     /**
-     * The cache key: 16 hex digits of SHA-256 over the extractor, transform, decoder and dataset (every path and
-     * label).
+     * The cache key: 16 hex digits of SHA-256 over the extractor, transform, decoder name ({@code turbojpeg} or
+     * {@code imageio}) and dataset (every path and label).
      */
-    public static String key(FeatureExtractor extractor, ImageDataset dataset) {
+    private static String key(FeatureExtractor extractor, ImageDataset dataset, String decoder) {
         try {
             MessageDigest md = MessageDigest.getInstance("SHA-256");
             update(md, FORMAT);
             update(md, extractor.describe());
             update(md, extractor.transform().describe());
-            update(md, "decoder " + decoder());
+            update(md, "decoder " + decoder);
             update(md, Integer.toString(extractor.dim()));
             update(md, Integer.toString(dataset.size()));
             for (int i = 0; i < dataset.size(); i++) {

@@ -4,6 +4,7 @@ import dev.mvp.api.Torch;
 import dev.mvp.data.Batch;
 import dev.mvp.data.BatchLoader;
 import dev.mvp.data.ImageDataset;
+import dev.mvp.data.ImageDecoder;
 import dev.mvp.data.ImageDecoders;
 import dev.mvp.data.LoaderConfig;
 import org.bytedeco.javacpp.PointerScope;
@@ -23,6 +24,11 @@ public final class Features {
         return LoaderConfig.defaults().withBatchSize(batchSize).withThreads(Math.max(1, workers), 2);
     }
 
+    /** As {@link #loaderConfig(int, int)}, decoding with {@code decoder} (the commands' {@code --decoder}). */
+    public static LoaderConfig loaderConfig(int batchSize, int workers, ImageDecoder decoder) {
+        return loaderConfig(batchSize, workers).withDecoder(decoder);
+    }
+
     /**
      * The features of every image of {@code dataset}, in dataset order, computed in batches of {@code batchSize}
      * with {@code workers} decoding threads ({@link BatchLoader#evaluation} with {@link #loaderConfig}). An image
@@ -32,6 +38,12 @@ public final class Features {
      */
     public static FeatureSet extract(FeatureExtractor extractor, ImageDataset dataset, int batchSize, int workers,
                                      String phase, Progress progress) {
+        return extract(extractor, dataset, batchSize, workers, ImageDecoders.fastest(), phase, progress);
+    }
+
+    /** As {@link #extract(FeatureExtractor, ImageDataset, int, int, String, Progress)}, decoding with {@code decoder}. */
+    public static FeatureSet extract(FeatureExtractor extractor, ImageDataset dataset, int batchSize, int workers,
+                                     ImageDecoder decoder, String phase, Progress progress) {
         Torch.init();
         if (PointerScope.getInnerScope() != null) {
             throw new IllegalStateException("extract features outside any PointerScope: the result is long-lived");
@@ -40,7 +52,7 @@ public final class Features {
         Tensor all = torch.empty(new long[] {n, extractor.dim()});
         int[] labels = new int[n];
         int done = 0, skipped;
-        try (BatchLoader images = BatchLoader.evaluation(dataset, extractor.transform(), loaderConfig(batchSize, workers))) {
+        try (BatchLoader images = BatchLoader.evaluation(dataset, extractor.transform(), loaderConfig(batchSize, workers, decoder))) {
             while (images.hasNext()) {
                 int count;
                 try (PointerScope scope = new PointerScope()) {

@@ -3,6 +3,8 @@ package dev.mvp.eval;
 import dev.mvp.api.Tensors;
 import dev.mvp.api.Torch;
 import dev.mvp.data.ImageDataset;
+import dev.mvp.data.ImageDecoder;
+import dev.mvp.data.ImageDecoders;
 import dev.mvp.data.Shuffle;
 import dev.mvp.eval.finetune.TrainImages;
 import dev.mvp.eval.finetune.TrainTransform;
@@ -85,13 +87,20 @@ public final class ProbeTrainer {
      */
     public static Result trainAugmented(FeatureExtractor extractor, ImageDataset train, FeatureSet val, ProbeConfig config,
                                         int workers, Listener listener, LinearProbe[] probeOut) {
+        return trainAugmented(extractor, train, val, config, workers, ImageDecoders.fastest(), listener, probeOut);
+    }
+
+    /** As above, decoding the training images with {@code decoder}. */
+    public static Result trainAugmented(FeatureExtractor extractor, ImageDataset train, FeatureSet val, ProbeConfig config,
+                                        int workers, ImageDecoder decoder, Listener listener,
+                                        LinearProbe[] probeOut) {
         Torch.init();
         if (val.dim() != extractor.dim()) {
             throw new IllegalArgumentException("validation features have dimension " + val.dim() + ", the extractor gives " + extractor.dim());
         }
         int size = extractor.transform().size();
         int batch = Math.min(config.batchSize(), train.size());
-        try (TrainImages data = new TrainImages(train, new TrainTransform(size, false, 0), batch, config.seed(), workers)) {
+        try (TrainImages data = new TrainImages(train, new TrainTransform(size, false, 0), batch, config.seed(), workers, decoder)) {
             BatchSource source = (epoch, it) -> {
                 TrainImages.Batch b = data.next();
                 long[] y = new long[batch];

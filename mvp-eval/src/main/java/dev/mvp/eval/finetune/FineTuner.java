@@ -6,6 +6,8 @@ import dev.mvp.data.Batch;
 import dev.mvp.data.BatchLoader;
 import dev.mvp.data.EvalTransform;
 import dev.mvp.data.ImageDataset;
+import dev.mvp.data.ImageDecoder;
+import dev.mvp.data.ImageDecoders;
 import dev.mvp.eval.Features;
 import dev.mvp.eval.KnnClassifier;
 import dev.mvp.eval.optim.AdamW;
@@ -62,6 +64,15 @@ public final class FineTuner {
      */
     public static Result run(VisionTransformer model, ImageDataset train, ImageDataset val, FinetuneConfig config,
                              int workers, Listener listener, VisionTransformer[] emaOut) {
+        return run(model, train, val, config, workers, ImageDecoders.fastest(), listener, emaOut);
+    }
+
+    /**
+     * As {@link #run(VisionTransformer, ImageDataset, ImageDataset, FinetuneConfig, int, Listener, VisionTransformer[])},
+     * decoding the training and evaluation images with {@code decoder}.
+     */
+    public static Result run(VisionTransformer model, ImageDataset train, ImageDataset val, FinetuneConfig config,
+                             int workers, ImageDecoder decoder, Listener listener, VisionTransformer[] emaOut) {
         Torch.init();
         int classes = model.config().numClasses();
         if (classes < 1) throw new IllegalArgumentException("the model has no classifier head");
@@ -79,7 +90,7 @@ public final class FineTuner {
         EvalTransform evalTransform = EvalTransform.standard(size);
         SplittableRandom mixRng = new SplittableRandom(TrainImages.mix(config.seed(), 77, 0));
         List<Epoch> history = new ArrayList<>();
-        try (TrainImages data = new TrainImages(train, transform, config.batchSize(), config.seed(), workers)) {
+        try (TrainImages data = new TrainImages(train, transform, config.batchSize(), config.seed(), workers, decoder)) {
             int steps = data.stepsPerEpoch();
             long total = (long) steps * config.epochs(), step = 0;
             for (int epoch = 0; epoch < config.epochs(); epoch++) {
@@ -109,13 +120,13 @@ public final class FineTuner {
                     lossSum += loss;
                     listener.step(epoch + 1, step + 1, total, loss, lr);
                 }
-                double[] acc = evaluate(model, val, evalTransform, 64, workers);
+                double[] acc = evaluate(model, val, evalTransform, 64, workers, decoder);
                 Epoch e = new Epoch(epoch + 1, lossSum / steps, lr, acc[0], acc[1], (System.nanoTime() - t0) / 1e9);
                 history.add(e);
                 listener.epoch(e);
             }
             Epoch last = history.get(history.size() - 1);
-            double[] emaAcc = ema == null ? new double[] {Double.NaN, Double.NaN} : evaluate(ema, val, evalTransform, 64, workers);
+            double[] emaAcc = ema == null ? new double[] {Double.NaN, Double.NaN} : evaluate(ema, val, evalTransform, 64, workers, decoder);
             return new Result(last.top1(), last.top5(), emaAcc[0], emaAcc[1], steps, history);
         } finally {
             optimizer.close();
@@ -132,10 +143,16 @@ public final class FineTuner {
      * that decode ({@link BatchLoader#evaluation}: an undecodable one is warned about, counted and left out).
      */
     public static double[] evaluate(VisionTransformer model, ImageDataset data, EvalTransform transform, int batchSize, int workers) {
+        return evaluate(model, data, transform, batchSize, workers, ImageDecoders.fastest());
+    }
+
+    /** As {@link #evaluate(VisionTransformer, ImageDataset, EvalTransform, int, int)}, decoding with {@code decoder}. */
+    public static double[] evaluate(VisionTransformer model, ImageDataset data, EvalTransform transform, int batchSize,
+                                    int workers, ImageDecoder decoder) {
         model.eval();
         int classes = model.config().numClasses();
         long c1 = 0, c5 = 0, n = 0;
-        try (BatchLoader images = BatchLoader.evaluation(data, transform, Features.loaderConfig(batchSize, workers));
+        try (BatchLoader images = BatchLoader.evaluation(data, transform, Features.loaderConfig(batchSize, workers, decoder));
              NoGradGuard noGrad = new NoGradGuard()) {
             while (images.hasNext()) {
                 float[] logits;

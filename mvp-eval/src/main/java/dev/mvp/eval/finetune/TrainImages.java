@@ -9,6 +9,7 @@ import dev.mvp.data.Resampler;
 import dev.mvp.data.Shuffle;
 
 import java.util.ArrayDeque;
+import java.util.Objects;
 import java.util.SplittableRandom;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -31,7 +32,7 @@ public final class TrainImages implements AutoCloseable {
     private final TrainTransform transform;
     private final int batchSize;
     private final long seed;
-    private final ImageDecoder decoder = ImageDecoders.fastest(); // libjpeg-turbo when installed, as evaluation
+    private final ImageDecoder decoder;
     private final ExecutorService pool;
     private final ThreadLocal<Resampler> resamplers = ThreadLocal.withInitial(Resampler::new);
     private final ArrayDeque<Future<Batch>> inFlight = new ArrayDeque<>();
@@ -39,7 +40,15 @@ public final class TrainImages implements AutoCloseable {
     private final int stepsPerEpoch;
     private long nextBatch;
 
+    /** Decoding with the default decoder ({@link ImageDecoders#fastest()}: libjpeg-turbo when installed). */
     public TrainImages(ImageDataset dataset, TrainTransform transform, int batchSize, long seed, int workers) {
+        this(dataset, transform, batchSize, seed, workers, ImageDecoders.fastest());
+    }
+
+    /** Decoding with {@code decoder} (the commands' {@code --decoder}). */
+    public TrainImages(ImageDataset dataset, TrainTransform transform, int batchSize, long seed, int workers,
+                       ImageDecoder decoder) {
+        this.decoder = Objects.requireNonNull(decoder, "decoder");
         if (batchSize < 1 || workers < 1) throw new IllegalArgumentException("batch size and workers must be >= 1");
         if (dataset.size() < batchSize) {
             throw new DataException(dataset.describe() + " has fewer images than one batch of " + batchSize);

@@ -54,6 +54,12 @@ public final class SegTrainer {
 
     /** Trains in place; returns the mean loss of the last 10% of iterations. Call outside any PointerScope. */
     public static double train(Segmenter model, SegmentationData data, SegConfig config, int workers, Listener listener) {
+        return train(model, data, config, workers, ImageDecoders.fastest(), listener);
+    }
+
+    /** As {@link #train(Segmenter, SegmentationData, SegConfig, int, Listener)}, decoding with {@code decoder}. */
+    public static double train(Segmenter model, SegmentationData data, SegConfig config, int workers, ImageDecoder decoder,
+                               Listener listener) {
         Torch.init();
         if (model instanceof UperNetSegmenter && config.batchSize() < 2) {
             throw new IllegalArgumentException("UperNet's BatchNorms need at least 2 crops per batch in training, got " + config.batchSize());
@@ -77,14 +83,14 @@ public final class SegTrainer {
             List<Future<float[][]>> ahead = new ArrayList<>();
             for (int i = 0; i < Math.min(config.iterations(), 2 * Math.max(1, workers)); i++) {
                 int it = i;
-                ahead.add(pool.submit(() -> batch(data, config, s, it)));
+                ahead.add(pool.submit(() -> batch(data, config, s, it, decoder)));
             }
             int nextSubmit = ahead.size();
             for (int iter = 0; iter < config.iterations(); iter++) {
                 float[][] b = get(ahead.remove(0));
                 if (nextSubmit < config.iterations()) {
                     int it = nextSubmit++;
-                    ahead.add(pool.submit(() -> batch(data, config, s, it)));
+                    ahead.add(pool.submit(() -> batch(data, config, s, it, decoder)));
                 }
                 double lr = config.lrAt(iter), loss;
                 model.module().train(true);
@@ -128,11 +134,10 @@ public final class SegTrainer {
     }
 
     /** Batch {@code iter}: {pixels [B*3*S*S], labels [B*S*S] as floats}; samples drawn with replacement per (seed, iter). */
-    static float[][] batch(SegmentationData data, SegConfig config, int s, int iter) {
+    static float[][] batch(SegmentationData data, SegConfig config, int s, int iter, ImageDecoder decoder) {
         int b = config.batchSize();
         float[] px = new float[b * 3 * s * s], lb = new float[b * s * s];
         Resampler resampler = new Resampler();
-        ImageDecoder decoder = ImageDecoders.fastest();
         for (int i = 0; i < b; i++) {
             SplittableRandom rng = new SplittableRandom(config.seed() * 1_000_003L + (long) iter * b + i);
             int index = rng.nextInt(data.size());
@@ -200,11 +205,16 @@ public final class SegTrainer {
      */
     public static SegmentationMetrics evaluate(Segmenter model, SegmentationData data, SegInference.Mode mode,
                                                int stride, int batch, Progress progress) {
+        return evaluate(model, data, mode, stride, batch, ImageDecoders.fastest(), progress);
+    }
+
+    /** As above, decoding with {@code decoder}. */
+    public static SegmentationMetrics evaluate(Segmenter model, SegmentationData data, SegInference.Mode mode,
+                                               int stride, int batch, ImageDecoder decoder, Progress progress) {
         model.module().eval();
         int s = model.backbone().imageSize();
         SegmentationMetrics metrics = new SegmentationMetrics(data.numClasses(), SegmentationData.IGNORE);
         Resampler resampler = new Resampler();
-        ImageDecoder decoder = ImageDecoders.fastest();
         for (int i = 0; i < data.size(); i++) {
             RgbImage image;
             try {
