@@ -13,7 +13,6 @@ import dev.mvp.data.EvalTransform;
 import dev.mvp.data.ImageDataset;
 import dev.mvp.data.ImageDecoder;
 import dev.mvp.data.ImageDecoders;
-import dev.mvp.data.ImageFolder;
 import dev.mvp.data.RgbImage;
 import dev.mvp.eval.AttentionMaps;
 import dev.mvp.eval.BackboneFiles;
@@ -38,7 +37,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
-/** {@code mvp attention}: Figure 3's CLS attention maps for a folder of images, as PNG sheets. */
+/** {@code mvp attention}: Figure 3's CLS attention maps for a folder or file list of images, as PNG sheets. */
 @Command(name = "attention", mixinStandardHelpOptions = true, showDefaultValues = true, sortOptions = false,
         description = {
                 "CLS attention maps (the paper's Figure 3, DINO's visualize_attention.py): the last block's attention",
@@ -50,8 +49,9 @@ final class AttentionCommand implements Callable<Integer> {
             description = "Backbone weights in timm's or BEiT's layout (safetensors or .pth), or a pretrain run/checkpoint folder.")
     Path backbone;
 
-    @Option(names = "--images", paramLabel = "DIR", required = true,
-            description = "Images: a flat folder or class sub-folders (JPEG/PNG).")
+    @Option(names = "--images", paramLabel = "DIR|FILE", required = true,
+            description = "Images: a flat folder or class sub-folders (JPEG/PNG), or a file list: a text file with one "
+                    + "'path [label]' per line, relative paths from the list's folder (as pretrain --data).")
     Path images;
 
     @Option(names = "--max-images", paramLabel = "N", defaultValue = "0", description = "Only the first N images (0: all).")
@@ -85,6 +85,8 @@ final class AttentionCommand implements Callable<Integer> {
     @Option(names = "--threads", paramLabel = "N", defaultValue = "0", description = "libtorch/OpenBLAS threads (0: all cores).")
     int threads;
 
+    @CommandLine.Mixin DecoderOption decoderOption;
+
     @Option(names = "--out", paramLabel = "DIR", description = "Output folder (default: runs/attention-<time>).")
     Path outDir;
 
@@ -103,10 +105,12 @@ final class AttentionCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new Main.UsageException("--upsample: " + e.getMessage());
         }
+        String decoderName = decoderOption.checkedName();
         Path dir = outDir != null ? outDir : Path.of(System.getProperty("mvp.home", "."), "runs",
                 "attention-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
         Torch.setThreads(threads > 0 ? threads : Runtime.getRuntime().availableProcessors());
-        ImageDataset folder = ImageFolder.open(images);
+        ImageDecoder decoder = DecoderOption.open(decoderName); // the loader's, and re-decodes each image for its sheet
+        ImageDataset folder = ImageDataset.open(images); // a folder or a file list, by what the path is
         ImageDataset data = folder;
         if (maxImages > 0 && maxImages < folder.size()) {
             int[] first = new int[maxImages];
@@ -118,13 +122,15 @@ final class AttentionCommand implements Callable<Integer> {
             int size = vit.imageSize(), g = vit.config().gridSize();
             int z = zoom > 0 ? zoom : Math.max(1, (int) Math.round(224.0 / size));
             EvalTransform transform = new EvalTransform(size, cropPct, Interpolation.BICUBIC, ImageNormalization.IMAGENET);
-            out.println("mvp attention: " + vit.description() + " from " + loaded.weightFile() + "; " + data.describe());
+            out.println("mvp attention: " + vit.description() + " from " + loaded.weightFile() + "; " + data.describe()
+                    + "; decoder " + ImageDecoders.nameOf(decoder));
             ObjectNode json = Results.object();
             json.put("command", "attention");
             json.put("protocol", "CLS-query attention of the last block, mean over heads, patches only; " + mode.name().toLowerCase(java.util.Locale.ROOT) + " upsampling");
             json.put("backbone", loaded.weightFile().toString());
             json.put("model", vit.description());
             json.put("transform", transform.describe());
+            json.put("decoder", ImageDecoders.nameOf(decoder));
             json.put("images", data.size());
             json.put("grid", g);
             ArrayNode rows = json.putArray("maps");
@@ -133,9 +139,8 @@ final class AttentionCommand implements Callable<Integer> {
             int mapped = 0;
             List<AttentionMaps.Entry> pending = new ArrayList<>();
             int sheet = 0;
-            ImageDecoder decoder = ImageDecoders.fastest(); // the evaluation loader's; re-decodes each image for its sheet
             try (BatchLoader loader = BatchLoader.evaluation(data, transform,
-                    Features.loaderConfig(batchSize, Runtime.getRuntime().availableProcessors()))) {
+                    Features.loaderConfig(batchSize, Runtime.getRuntime().availableProcessors(), decoder))) {
                 while (loader.hasNext()) {
                     float[][] maps;
                     int[] indices;

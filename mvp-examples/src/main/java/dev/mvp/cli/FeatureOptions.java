@@ -9,12 +9,15 @@ import dev.mvp.eval.FeatureSet;
 import dev.mvp.eval.FeatureSpec;
 import dev.mvp.eval.Features;
 import dev.mvp.eval.Progress;
+import dev.mvp.data.ImageDecoder;
+import dev.mvp.data.ImageDecoders;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.io.PrintWriter;
 import java.nio.file.Path;
 
-/** The flags shared by the commands that evaluate frozen features (knn, linprobe): backbone, features, cache. */
+/** The flags shared by the commands that evaluate frozen features (knn, linprobe): backbone, features, decoder, cache. */
 final class FeatureOptions {
 
     @Option(names = "--backbone", paramLabel = "FILE|DIR|raw-pixels", required = true,
@@ -52,11 +55,15 @@ final class FeatureOptions {
     int workers;
 
     @Option(names = "--cache", paramLabel = "DIR", defaultValue = "${sys:mvp.home:-.}/runs/feature-cache",
-            description = "Feature cache folder (safetensors shards keyed by backbone file, transform and dataset).")
+            description = "Feature cache folder (safetensors shards keyed by backbone file, transform, decoder and dataset).")
     Path cache;
 
     @Option(names = "--no-cache", description = "Neither read nor write the feature cache.")
     boolean noCache;
+
+    @Mixin DecoderOption decoderOption;
+
+    private ImageDecoder decoder;
 
     void validate() {
         if (batchSize < 1) throw new Main.UsageException("--batch-size must be >= 1, got " + batchSize);
@@ -67,6 +74,18 @@ final class FeatureOptions {
         if (!backbone.equals(Extractors.RAW_PIXELS) && !java.nio.file.Files.exists(Path.of(backbone))) {
             throw new Main.UsageException("--backbone " + backbone + ": no such file or folder (or give raw-pixels)");
         }
+        decoderOption.checkedName();
+    }
+
+    /** The decoder {@code --decoder} names, made once (exit 1 for turbojpeg without libturbojpeg). */
+    ImageDecoder decoder() {
+        if (decoder == null) decoder = decoderOption.open();
+        return decoder;
+    }
+
+    /** Its name for results.json and logs: turbojpeg or imageio. */
+    String decoderName() {
+        return ImageDecoders.nameOf(decoder());
     }
 
     FeatureSpec spec() {
@@ -77,10 +96,11 @@ final class FeatureOptions {
         }
     }
 
-    /** Sets the thread counts and opens the extractor. */
+    /** Sets the thread counts, makes the decoder and opens the extractor. */
     FeatureExtractor open() {
         validate();
         FeatureSpec spec = spec();
+        decoder();
         Torch.setThreads(threads > 0 ? threads : Runtime.getRuntime().availableProcessors());
         try {
             return Extractors.open(backbone, new Extractors.Options(heads, imageSize, cropPct, spec));
@@ -100,14 +120,14 @@ final class FeatureOptions {
         Progress progress = lines(out);
         FeatureSet set;
         if (noCache) {
-            set = Features.extract(extractor, dataset, batchSize, workerCount(), phase, progress);
+            set = Features.extract(extractor, dataset, batchSize, workerCount(), decoder(), phase, progress);
             out.printf("%s: %d x %d extracted in %.1f s%n", phase, set.size(), set.dim(), (System.nanoTime() - t0) / 1e9);
         } else {
             FeatureCache c = new FeatureCache(cache);
             boolean[] hit = new boolean[1];
-            set = c.getOrExtract(extractor, dataset, batchSize, workerCount(), phase, progress, hit);
+            set = c.getOrExtract(extractor, dataset, batchSize, workerCount(), decoder(), phase, progress, hit);
             out.printf("%s: %d x %d %s in %.1f s (%s)%n", phase, set.size(), set.dim(), hit[0] ? "read from the cache" : "extracted",
-                    (System.nanoTime() - t0) / 1e9, c.entry(extractor, dataset));
+                    (System.nanoTime() - t0) / 1e9, c.entry(extractor, dataset, decoder()));
         }
         if (set.skipped() > 0) {
             out.printf("%s: %d undecodable image%s skipped (not in the features)%n", phase, set.skipped(), set.skipped() == 1 ? "" : "s");

@@ -4,6 +4,8 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.mvp.api.Torch;
 import dev.mvp.data.ImageDataset;
+import dev.mvp.data.ImageDecoder;
+import dev.mvp.data.ImageDecoders;
 import dev.mvp.eval.BackboneFiles;
 import dev.mvp.eval.Results;
 import dev.mvp.eval.finetune.FineTuner;
@@ -112,6 +114,8 @@ final class FinetuneCommand implements Callable<Integer> {
     @Option(names = "--workers", paramLabel = "N", defaultValue = "0", description = "Data threads (0: all cores).")
     int workers;
 
+    @Mixin DecoderOption decoderOption;
+
     @Option(names = "--out", paramLabel = "DIR", description = "Output folder (default: runs/finetune-<time>).")
     Path outDir;
 
@@ -133,6 +137,7 @@ final class FinetuneCommand implements Callable<Integer> {
         }
         if (!Files.exists(backbone)) throw new Main.UsageException("--backbone " + backbone + ": no such file or folder");
         if (threads < 0 || workers < 0 || heads < 0) throw new Main.UsageException("--threads, --workers and --heads must be >= 0");
+        String decoderName = decoderOption.checkedName();
         Path dir = outDir != null ? outDir : Path.of(System.getProperty("mvp.home", "."), "runs",
                 "finetune-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
         LabelledSplits.Opened sets = splits.open("fine-tuning");
@@ -140,6 +145,7 @@ final class FinetuneCommand implements Callable<Integer> {
         if (trainSet.size() < batchSize) {
             throw new Main.UsageException("--batch-size " + batchSize + " exceeds the " + trainSet.size() + " training images");
         }
+        ImageDecoder decoder = DecoderOption.open(decoderName);
         int cores = Runtime.getRuntime().availableProcessors();
         Torch.setThreads(threads > 0 ? threads : cores);
         torch.manual_seed(seed);
@@ -152,13 +158,14 @@ final class FinetuneCommand implements Callable<Integer> {
             out.println("mvp finetune: not in the file (initialised): " + ft.report().missing());
             out.println("mvp finetune: in the file, not used: " + ft.report().unexpected());
             out.println("mvp finetune: train " + trainSet.describe() + "; val " + valSet.describe());
+            out.println("mvp finetune: decoder " + ImageDecoders.nameOf(decoder));
             int steps = trainSet.size() / batchSize;
             out.printf("mvp finetune: %d epochs x %d steps of %d, lr %.3g (warm-up %d epochs, min %.1g), layer decay %.3g, "
                     + "drop path %.2g, smoothing %.2g, mixup %.2g / cutmix %.2g (p %.2g, switch %.2g), RandAugment %s, reprob %.2g%n",
                     epochs, steps, batchSize, lr, warmupEpochs, minLr, layerDecay, dropPath, smoothing, mixup, cutmix,
                     mixupProb, switchProb, noRandAugment ? "off" : "rand-m9-mstd0.5-inc1", reprob);
             long every = Math.max(1, (long) steps * epochs / 20);
-            FineTuner.Result r = FineTuner.run(model, trainSet, valSet, config, workers > 0 ? workers : cores, new FineTuner.Listener() {
+            FineTuner.Result r = FineTuner.run(model, trainSet, valSet, config, workers > 0 ? workers : cores, decoder, new FineTuner.Listener() {
                 @Override public void step(int epoch, long step, long total, double loss, double stepLr) {
                     if (step % every == 0 && steps > 1) {
                         out.printf("  step %d/%d epoch %d loss %.4f lr %.3g%n", step, total, epoch, loss, stepLr);
@@ -194,6 +201,7 @@ final class FinetuneCommand implements Callable<Integer> {
             json.putPOJO("unused_from_file", ft.report().unexpected());
             json.put("train", trainSet.describe());
             json.put("val", valSet.describe());
+            json.put("decoder", ImageDecoders.nameOf(decoder));
             json.putPOJO("config", config);
             json.put("steps_per_epoch", r.stepsPerEpoch());
             Results.putNumber(json, "top1", r.top1());

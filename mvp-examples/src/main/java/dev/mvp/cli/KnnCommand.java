@@ -59,6 +59,7 @@ final class KnnCommand implements Callable<Integer> {
         long t0 = System.nanoTime();
         try (FeatureExtractor extractor = features.open()) {
             out.println("mvp knn: " + extractor.describe());
+            out.println("mvp knn: decoder " + features.decoderName());
             out.println("mvp knn: train " + trainSet.describe());
             out.println("mvp knn: val   " + valSet.describe());
             try (FeatureSet tr = features.features(extractor, trainSet, "train features", out);
@@ -73,6 +74,7 @@ final class KnnCommand implements Callable<Integer> {
                 json.put("backbone", features.backbone);
                 json.put("features", extractor.describe());
                 json.put("transform", extractor.transform().describe());
+                json.put("decoder", features.decoderName());
                 json.put("feature_dim", tr.dim());
                 json.put("train", trainSet.describe());
                 json.put("train_images", tr.size());

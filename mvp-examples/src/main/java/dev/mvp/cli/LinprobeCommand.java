@@ -85,6 +85,7 @@ final class LinprobeCommand implements Callable<Integer> {
         long t0 = System.nanoTime();
         try (FeatureExtractor extractor = features.open()) {
             out.println("mvp linprobe: " + extractor.describe());
+            out.println("mvp linprobe: decoder " + features.decoderName());
             try (FeatureSet tr = augment ? null : features.features(extractor, trainSet, "train features", out);
                  FeatureSet va = features.features(extractor, valSet, "val features", out)) {
                 int trainSize = trainSet.size();
@@ -107,7 +108,7 @@ final class LinprobeCommand implements Callable<Integer> {
                     }
                 };
                 ProbeTrainer.Result r = augment
-                        ? ProbeTrainer.trainAugmented(extractor, trainSet, va, config, features.workerCount(), listener, null)
+                        ? ProbeTrainer.trainAugmented(extractor, trainSet, va, config, features.workerCount(), features.decoder(), listener, null)
                         : ProbeTrainer.train(tr, va, config, listener, null);
                 double trainSeconds = (System.nanoTime() - t1) / 1e9;
                 out.printf("%nlinear probe after %d epochs: top-1 %.2f%%  top-5 %.2f%%   (best epoch %d: %.2f%%, for information: "
@@ -121,6 +122,7 @@ final class LinprobeCommand implements Callable<Integer> {
                 json.put("backbone", features.backbone);
                 json.put("features", extractor.describe());
                 json.put("transform", extractor.transform().describe());
+                json.put("decoder", features.decoderName());
                 json.put("feature_dim", va.dim());
                 json.put("train", trainSet.describe());
                 json.put("train_images", trainSize);

@@ -207,10 +207,7 @@ final class PretrainCommand implements Callable<Integer> {
             description = "Data-loading threads (0: all cores).")
     int workers;
 
-    @Option(names = "--decoder", paramLabel = "auto|turbojpeg|imageio", defaultValue = "auto",
-            description = "Image decoder: auto (libjpeg-turbo when installed, else imageio), turbojpeg (libjpeg-turbo, "
-                    + "PIL's pixels) or imageio (JDK ImageIO + TwelveMonkeys, no native library). See docs/DATA.md.")
-    String decoder;
+    @CommandLine.Mixin DecoderOption decoder;
 
     @Option(names = "--checkpoint-every", paramLabel = "N", defaultValue = "0",
             description = "Write a checkpoint every N steps (0: not by step count; always at the end).")
@@ -240,8 +237,8 @@ final class PretrainCommand implements Callable<Integer> {
 
     @Option(names = "--teacher-cache", paramLabel = "DIR",
             description = "Teacher targets computed once per image into DIR (safetensors shards) and read from there "
-                    + "instead of running the teacher; built on first use, then checked against the teacher and the "
-                    + "data. Needs --augmentation fixed.")
+                    + "instead of running the teacher; built on first use, then checked against the teacher, the "
+                    + "data and the decoder (a cache made with another --decoder is refused). Needs --augmentation fixed.")
     Path teacherCache;
 
     @Option(names = "--teacher-cache-float16",
@@ -267,11 +264,8 @@ final class PretrainCommand implements Callable<Integer> {
 
         ImageDataset dataset = ImageDataset.open(config.data());
         out.println("mvp pretrain: " + dataset.describe());
-        try {
-            out.println("mvp pretrain: decoder " + ImageDecoders.nameOf(ImageDecoders.named(config.decoder())));
-        } catch (IllegalArgumentException e) { // turbojpeg without libturbojpeg: the machine's problem, not the flag's
-            throw new IllegalStateException("--" + e.getMessage(), e); // "--decoder turbojpeg: <why it cannot load>"
-        }
+        // turbojpeg without libturbojpeg: "--decoder turbojpeg: <why it cannot load>", exit 1
+        out.println("mvp pretrain: decoder " + ImageDecoders.nameOf(DecoderOption.open(config.decoder())));
         boolean randomClip = config.teacher().equals("random")
                 && config.recipe().resolvedTokenizer() == RecipeSpec.TokenizerPart.CLIP;
         if (randomClip) {
@@ -363,7 +357,7 @@ final class PretrainCommand implements Callable<Integer> {
                 .seed(seed).threads(threads).workers(workers).checkpointEvery(checkpointEvery)
                 .checkpointEveryEpochs(checkpointEveryEpochs).keepCheckpoints(keepCheckpoints)
                 .maxConsecutiveNonFinite(maxNonFinite).maxBadFraction(maxBadFraction).augmentation(augmentation)
-                .teacherCache(teacherCache).teacherCacheFloat16(teacherCacheFloat16).decoder(decoder)
+                .teacherCache(teacherCache).teacherCacheFloat16(teacherCacheFloat16).decoder(decoder.name)
                 .device(computeDevice());
         if (maskPatches != null) b.maskPatches(maskPatches);
         if (baseLr != null) b.baseLr(baseLr);
@@ -435,7 +429,7 @@ final class PretrainCommand implements Callable<Integer> {
         if (given.hasMatchedOption("--seed")) b.seed(seed);
         if (given.hasMatchedOption("--threads")) b.threads(threads);
         if (given.hasMatchedOption("--workers")) b.workers(workers);
-        if (given.hasMatchedOption("--decoder")) b.decoder(decoder);
+        if (given.hasMatchedOption("--decoder")) b.decoder(decoder.name);
         if (given.hasMatchedOption("--checkpoint-every")) b.checkpointEvery(checkpointEvery);
         if (given.hasMatchedOption("--checkpoint-every-epochs")) b.checkpointEveryEpochs(checkpointEveryEpochs);
         if (given.hasMatchedOption("--keep-checkpoints")) b.keepCheckpoints(keepCheckpoints);

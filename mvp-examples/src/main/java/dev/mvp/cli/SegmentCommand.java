@@ -3,6 +3,8 @@ package dev.mvp.cli;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.mvp.api.Torch;
+import dev.mvp.data.ImageDecoder;
+import dev.mvp.data.ImageDecoders;
 import dev.mvp.eval.BackboneFiles;
 import dev.mvp.eval.Results;
 import dev.mvp.eval.SegmentationMetrics;
@@ -136,6 +138,8 @@ final class SegmentCommand implements Callable<Integer> {
     @Option(names = "--workers", paramLabel = "N", defaultValue = "0", description = "Data threads (0: all cores).")
     int workers;
 
+    @CommandLine.Mixin DecoderOption decoderOption;
+
     @Option(names = "--out", paramLabel = "DIR", description = "Output folder (default: runs/segment-<time>).")
     Path outDir;
 
@@ -156,6 +160,7 @@ final class SegmentCommand implements Callable<Integer> {
             throw new Main.UsageException("--num-classes must be >= 1 and the counts >= 0");
         }
         if (!Files.exists(backbone)) throw new Main.UsageException("--backbone " + backbone + ": no such file or folder");
+        String decoderName = decoderOption.checkedName();
         if (!head.equals("linear") && !head.equals("upernet")) throw new Main.UsageException("--head must be linear or upernet, got " + head);
         if (head.equals("upernet") && batchSize < 2) throw new Main.UsageException("--head upernet needs --batch-size >= 2 (its BatchNorms)");
         if (channels < 1) throw new Main.UsageException("--channels must be >= 1, got " + channels);
@@ -174,6 +179,7 @@ final class SegmentCommand implements Callable<Integer> {
                 "segment-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
         SegmentationData train = SegmentationData.open(data, trainSplit, numClasses, !noReduce).first(maxTrain);
         SegmentationData val = SegmentationData.open(data, valSplit, numClasses, !noReduce).first(maxVal);
+        ImageDecoder decoder = DecoderOption.open(decoderName);
         int cores = Runtime.getRuntime().availableProcessors();
         Torch.setThreads(threads > 0 ? threads : cores);
         torch.manual_seed(seed);
@@ -193,8 +199,9 @@ final class SegmentCommand implements Callable<Integer> {
             out.println("mvp segment: attention heads " + model.backbone().config().heads() + " from " + loaded.headsSource());
             out.println("mvp segment: train " + train.describe());
             out.println("mvp segment: val   " + val.describe());
+            out.println("mvp segment: decoder " + ImageDecoders.nameOf(decoder));
             int every = Math.max(1, iters / 20);
-            double tailLoss = SegTrainer.train(model, train, config, workers > 0 ? workers : cores, (it, total, loss, stepLr) -> {
+            double tailLoss = SegTrainer.train(model, train, config, workers > 0 ? workers : cores, decoder, (it, total, loss, stepLr) -> {
                 if (it == 1 || it % every == 0 || it == total) {
                     out.printf("  iter %d/%d loss %.4f lr %.3g%n", it, total, loss, stepLr);
                     out.flush();
@@ -203,7 +210,7 @@ final class SegmentCommand implements Callable<Integer> {
             double trainSeconds = (System.nanoTime() - t0) / 1e9;
             long t1 = System.nanoTime();
             SegmentationMetrics m = SegTrainer.evaluate(model, val, inference, windowStride, Math.max(1, batchSize),
-                    FeatureOptions.lines(out));
+                    decoder, FeatureOptions.lines(out));
             double evalSeconds = (System.nanoTime() - t1) / 1e9;
             out.printf("%nmIoU %.2f%%   mAcc %.2f%%   aAcc %.2f%%   (%d images, %s inference, classes present: %d of %d)%n",
                     100 * m.meanIoU(), 100 * m.meanAccuracy(), 100 * m.allAccuracy(), val.size(),
@@ -217,6 +224,7 @@ final class SegmentCommand implements Callable<Integer> {
             json.put("model", model.backbone().description());
             json.put("train", train.describe());
             json.put("val", val.describe());
+            json.put("decoder", ImageDecoders.nameOf(decoder));
             json.putPOJO("config", config);
             json.put("inference", inference.name().toLowerCase(java.util.Locale.ROOT));
             json.put("crop", s);

@@ -58,7 +58,65 @@ class EvalCommandsTest {
         assertThat(mvp("finetune", "--help").out()).contains("Default: 0.004", "Default: 0.65", "Default: 100", "Default: 20",
                 "Default: 0.8", "Default: 1.0");
         assertThat(mvp("segment", "--help").out()).contains("Default: slide", "Default: 150");
-        assertThat(mvp("attention", "--help").out()).contains("Default: nearest");
+        assertThat(mvp("attention", "--help").out()).contains("Default: nearest", "DIR|FILE", "file list");
+        for (String command : new String[] {"knn", "linprobe", "finetune", "segment", "attention"}) {
+            assertThat(mvp(command, "--help").out()).as(command).contains("--decoder=auto|turbojpeg|imageio", "Default: auto");
+        }
+    }
+
+    @Test
+    void everyEvaluationCommandTakesTheDecoderFlagAndRefusesAnUnknownOne() throws Exception {
+        Path list = Files.writeString(tmp.resolve("bad-decoder.txt"), sample.resolve("cat/0000.jpg") + "\n");
+        for (String[] args : new String[][] {
+                {"knn", "--backbone", "raw-pixels", "--train", sample.toString(), "--val", sample.toString()},
+                {"linprobe", "--backbone", "raw-pixels", "--train", sample.toString(), "--val", sample.toString()},
+                {"finetune", "--backbone", backbone.toString(), "--train", sample.toString(), "--val", sample.toString(), "--batch-size", "8"},
+                {"segment", "--backbone", backbone.toString(), "--data", tmp.toString()},
+                {"attention", "--backbone", backbone.toString(), "--images", list.toString()}}) {
+            String[] withBad = java.util.stream.Stream.concat(java.util.Arrays.stream(args), java.util.stream.Stream.of("--decoder", "pil"))
+                    .toArray(String[]::new);
+            MainTest.Result r = mvp(withBad);
+            assertThat(r.code()).as(String.join(" ", withBad) + ": " + r.err()).isEqualTo(2);
+            assertThat(r.err()).contains("--decoder: unknown decoder 'pil' (use auto, turbojpeg or imageio)");
+            assertThat(r.err().strip().lines().count()).as(r.err()).isLessThanOrEqualTo(2);
+        }
+    }
+
+    @Test
+    void knnWithTheImageioDecoderRecordsItAndGetsItsOwnCacheEntry() throws Exception {
+        Path cache = tmp.resolve("decoder-cache");
+        String[] common = {"knn", "--backbone", "raw-pixels", "--train", sample.toString(), "--val", sample.toString(),
+                "--train-per-class", "5", "--val-per-class", "2", "--k", "5", "--threads", "1", "--workers", "1",
+                "--cache", cache.toString()};
+        MainTest.Result byDefault = mvp(concat(common, "--out", tmp.resolve("knn-default").toString()));
+        assertThat(byDefault.code()).as(byDefault.err()).isZero();
+        String defaultName = dev.mvp.data.ImageDecoders.resolve("auto");
+        assertThat(json(tmp.resolve("knn-default/results.json")).path("decoder").asText()).isEqualTo(defaultName);
+
+        MainTest.Result imageio = mvp(concat(common, "--decoder", "IMAGEIO", "--out", tmp.resolve("knn-imageio").toString()));
+        assertThat(imageio.code()).as(imageio.err()).isZero();
+        assertThat(imageio.out()).contains("mvp knn: decoder imageio");
+        assertThat(json(tmp.resolve("knn-imageio/results.json")).path("decoder").asText()).isEqualTo("imageio");
+        if (!defaultName.equals("imageio")) {
+            // features decoded by another decoder are another cache entry, not the default's read back
+            assertThat(imageio.out()).doesNotContain("read from the cache");
+        }
+        try (var entries = Files.list(cache)) {
+            var decoders = entries.map(e -> {
+                try {
+                    return json(e.resolve("manifest.json")).path("decoder").asText();
+                } catch (Exception ex) {
+                    throw new RuntimeException(ex);
+                }
+            }).distinct().sorted().toList();
+            assertThat(decoders).contains("imageio", defaultName);
+        }
+        MainTest.Result again = mvp(concat(common, "--decoder", "imageio", "--out", tmp.resolve("knn-imageio2").toString()));
+        assertThat(again.out()).contains("read from the cache");
+    }
+
+    static String[] concat(String[] a, String... b) {
+        return java.util.stream.Stream.concat(java.util.Arrays.stream(a), java.util.Arrays.stream(b)).toArray(String[]::new);
     }
 
     @Test
@@ -137,6 +195,30 @@ class EvalCommandsTest {
         JsonNode j = json(out.resolve("results.json"));
         assertThat(j.path("maps")).hasSize(5);
         assertThat(j.path("grid").asInt()).isEqualTo(4);
+    }
+
+    @Test
+    void attentionTakesAFileListAsPretrainDataDoes() throws Exception {
+        // a list in its own folder: relative paths resolve against it, absolute ones are kept; order is the list's
+        Path lists = Files.createDirectories(tmp.resolve("lists"));
+        Path local = Files.copy(sample.resolve("dog/0000.jpg"), lists.resolve("a dog.jpg"));
+        Path list = Files.writeString(lists.resolve("images.txt"), "# three images, no labels\n"
+                + sample.resolve("cat/0003.jpg") + "\n\n" + local.getFileName() + "\t\n" + sample.resolve("bird/0001.jpg") + "\n");
+        Path out = tmp.resolve("att-list");
+        MainTest.Result r = mvp("attention", "--backbone", backbone.toString(), "--images", list.toString(),
+                "--per-sheet", "2", "--threads", "1", "--decoder", "imageio", "--out", out.toString());
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(r.out()).contains("FileListDataset " + list, "decoder imageio");
+        JsonNode j = json(out.resolve("results.json"));
+        assertThat(j.path("decoder").asText()).isEqualTo("imageio");
+        assertThat(j.path("maps")).hasSize(3);
+        assertThat(j.path("maps").findValuesAsText("file")).containsExactly(sample.resolve("cat/0003.jpg").toString(),
+                local.toString(), sample.resolve("bird/0001.jpg").toString());
+        assertThat(out.resolve("attention-001.png")).exists();
+
+        MainTest.Result missing = mvp("attention", "--backbone", backbone.toString(), "--images", tmp.resolve("nothing.txt").toString());
+        assertThat(missing.code()).isEqualTo(1);
+        assertThat(missing.err()).contains("image folder or file list not found: " + tmp.resolve("nothing.txt"));
     }
 
     @Test
