@@ -1,6 +1,7 @@
 package dev.mvp.eval.segment;
 
 import dev.mvp.data.DataException;
+import dev.mvp.data.OpenCvResize;
 
 import javax.imageio.ImageIO;
 import java.awt.image.BufferedImage;
@@ -50,16 +51,12 @@ public record LabelMap(int width, int height, int[] labels) {
         return new LabelMap(width, height, out);
     }
 
-    /** Nearest-neighbour resize (as mmseg resizes segmentation maps). */
+    /**
+     * Nearest-neighbour resize as mmseg resizes segmentation maps: mmcv's {@code imresize(..., 'nearest')}, i.e.
+     * cv2's {@code INTER_NEAREST}, source index {@code floor(d * src / dst)} without a half-pixel offset
+     * ({@link OpenCvResize#nearest}); a copy when the size does not change.
+     */
     public LabelMap resizeNearest(int w, int h) {
-        int[] out = new int[w * h];
-        for (int y = 0; y < h; y++) {
-            int sy = Math.min(height - 1, (int) Math.floor((y + 0.5) * height / (double) h));
-            for (int x = 0; x < w; x++) {
-                int sx = Math.min(width - 1, (int) Math.floor((x + 0.5) * width / (double) w));
-                out[y * w + x] = labels[sy * width + sx];
-            }
-        }
-        return new LabelMap(w, h, out);
+        return new LabelMap(w, h, OpenCvResize.nearest(labels, width, height, w, h));
     }
 }

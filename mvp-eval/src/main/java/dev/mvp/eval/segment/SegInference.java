@@ -1,10 +1,7 @@
 package dev.mvp.eval.segment;
 
 import dev.mvp.api.ImageNormalization;
-import dev.mvp.api.Interpolation;
 import dev.mvp.api.Tensors;
-import dev.mvp.data.CropBox;
-import dev.mvp.data.Resampler;
 import dev.mvp.data.RgbImage;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.LongOptional;
@@ -22,13 +19,13 @@ import java.util.function.Function;
 /**
  * mmsegmentation's test-time procedure for a model that takes {@code S x S} crops:
  * <pre>
- * resize, keeping the aspect ratio, by min(4S / long side, S / short side)    (mmseg Resize (2048, 512) at S = 512)
+ * resize, keeping the aspect ratio, to mmcv's rescale_size(4S, S) with cv2's bilinear   (mmseg Resize (2048, 512) at S = 512)
  * SLIDE: S x S windows with the given stride over the resized image (mmseg slide_inference: the last window of a
  *        row/column is aligned to the border), logits summed and divided by the per-pixel window count
  * WHOLE: the resized image squeezed to S x S (a ViT needs its input size), one forward pass
  * logits resized bilinearly (align_corners=False) to the original image size, then argmax
  * </pre>
- * The image resize is PIL's bilinear ({@link Resampler}); mmseg uses cv2's, which differs by rounding.
+ * The image resize is cv2's INTER_LINEAR, bit for bit, as mmcv runs it ({@link MmsegResize}).
  */
 public final class SegInference {
     private SegInference() {}
@@ -46,10 +43,9 @@ public final class SegInference {
         }
     }
 
-    /** The keep-ratio test resize of an {@code w x h} image for crop size {@code s}: {@code {newW, newH}}. */
+    /** The keep-ratio test resize of an {@code w x h} image for crop size {@code s}: {@code {newW, newH}} ({@link MmsegResize#testSize}). */
     public static int[] testSize(int w, int h, int s) {
-        double scale = Math.min(4.0 * s / Math.max(w, h), (double) s / Math.min(w, h));
-        return new int[] {Math.max(1, (int) (w * scale + 0.5)), Math.max(1, (int) (h * scale + 0.5))};
+        return MmsegResize.testSize(w, h, s);
     }
 
     /**
@@ -60,20 +56,19 @@ public final class SegInference {
      * @param stride window stride for SLIDE (mmseg's ADE20K configs: 341 for S = 512, i.e. about 2S/3)
      */
     public static int[] predict(Function<Tensor, Tensor> model, RgbImage image, int s, Mode mode, int stride, int batch,
-                                ImageNormalization normalization, Resampler resampler) {
+                                ImageNormalization normalization) {
         try (PointerScope scope = new PointerScope(); NoGradGuard noGrad = new NoGradGuard()) {
-            Tensor logits = logits(model, image, s, mode, stride, batch, normalization, resampler);   // [1, K, H, W]
+            Tensor logits = logits(model, image, s, mode, stride, batch, normalization);   // [1, K, H, W]
             return toInts(logits.argmax(new LongOptional(1), false).reshape(new long[] {-1}));
         }
     }
 
     /** The logits at the original resolution, {@code [1, K, h, w]}, in the caller's scope. */
     public static Tensor logits(Function<Tensor, Tensor> model, RgbImage image, int s, Mode mode, int stride, int batch,
-                                ImageNormalization normalization, Resampler resampler) {
+                                ImageNormalization normalization) {
         int[] size = mode == Mode.WHOLE ? new int[] {s, s} : testSize(image.width(), image.height(), s);
         int rw = size[0], rh = size[1];
-        RgbImage resized = rw == image.width() && rh == image.height() ? image
-                : resampler.resize(image, CropBox.whole(image.width(), image.height()), rw, rh, Interpolation.BILINEAR);
+        RgbImage resized = MmsegResize.image(image, rw, rh);
         Tensor img = planar(resized, normalization);                                  // [1, 3, rh, rw]
         Tensor summed;
         if (mode == Mode.WHOLE) {

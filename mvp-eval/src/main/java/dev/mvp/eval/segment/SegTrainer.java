@@ -1,15 +1,12 @@
 package dev.mvp.eval.segment;
 
 import dev.mvp.api.ImageNormalization;
-import dev.mvp.api.Interpolation;
 import dev.mvp.api.Tensors;
 import dev.mvp.api.Torch;
-import dev.mvp.data.CropBox;
 import dev.mvp.data.DataException;
 import dev.mvp.data.DecodeException;
 import dev.mvp.data.ImageDecoder;
 import dev.mvp.data.ImageDecoders;
-import dev.mvp.data.Resampler;
 import dev.mvp.data.RgbImage;
 import dev.mvp.eval.Progress;
 import dev.mvp.eval.SegmentationMetrics;
@@ -32,13 +29,12 @@ import java.util.concurrent.Future;
  * Trains a {@link Segmenter} ({@link LinearSegmenter} or {@link UperNetSegmenter}) and evaluates it with mmseg's mean
  * IoU.
  *
- * <p>Training crops follow mmseg's ADE20K pipeline: a random keep-ratio rescale by {@code min(4S r / long, S r / short)}
- * with r uniform in [minScale, maxScale], a random {@code S x S} crop, with mmseg's {@code cat_max_ratio} retry when
+ * <p>Training crops follow mmseg's ADE20K pipeline: a random keep-ratio rescale to mmcv's {@code rescale_size} of the
+ * scale {@code (int(4S r), int(S r))} with r uniform in [minScale, maxScale] ({@link MmsegResize}), a random {@code S x S} crop, with mmseg's {@code cat_max_ratio} retry when
  * {@link SegConfig#catMaxRatio()} is below 1 ({@link RandomCrop}), a horizontal flip with probability 0.5, mmseg's
  * PhotoMetricDistortion on the crop's uint8 pixels when {@link SegConfig#photometric()} ({@link PhotoMetricDistortion}),
- * ImageNet normalisation, padding to {@code S x S} (0 / the ignore label). Label maps are resized by nearest
- * neighbour. Differences that remain: the image is resized with PIL's bilinear filter (mmcv uses OpenCV's), and the
- * target scale is not truncated to whole pixels first ({@code int(2048 r)}) as mmseg's is. Loss:
+ * ImageNet normalisation, padding to {@code S x S} (0 / the ignore label). The image is resized with cv2's
+ * INTER_LINEAR, the label map with cv2's INTER_NEAREST, both bit for bit ({@link dev.mvp.data.OpenCvResize}). Loss:
  * {@link Segmenter#loss} (mmseg's per-pixel cross-entropy with ignore index 255, averaged over all pixels,
  * {@link SegLoss}; UperNet adds its auxiliary head's with weight 0.4).
  */
@@ -137,7 +133,6 @@ public final class SegTrainer {
     static float[][] batch(SegmentationData data, SegConfig config, int s, int iter, ImageDecoder decoder) {
         int b = config.batchSize();
         float[] px = new float[b * 3 * s * s], lb = new float[b * s * s];
-        Resampler resampler = new Resampler();
         for (int i = 0; i < b; i++) {
             SplittableRandom rng = new SplittableRandom(config.seed() * 1_000_003L + (long) iter * b + i);
             int index = rng.nextInt(data.size());
@@ -152,18 +147,20 @@ public final class SegTrainer {
                 throw new DataException("label map " + data.labelFile(index) + " is " + label.width() + "x" + label.height()
                         + " but its image is " + image.width() + "x" + image.height());
             }
-            crop(image, label, s, config, rng, resampler, px, i * 3 * s * s, lb, i * s * s);
+            crop(image, label, s, config, rng, px, i * 3 * s * s, lb, i * s * s);
         }
         return new float[][] {px, lb};
     }
 
-    static void crop(RgbImage image, LabelMap label, int s, SegConfig config, SplittableRandom rng, Resampler resampler,
+    static void crop(RgbImage image, LabelMap label, int s, SegConfig config, SplittableRandom rng,
                      float[] px, int pxOffset, float[] lb, int lbOffset) {
+        // mmseg's Resize.random_sample_ratio (ratio * (max - min) + min, the scale truncated to whole pixels), then
+        // mmcv.imrescale with cv2's INTER_LINEAR for the image and INTER_NEAREST for the labels
         double r = config.minScale() + rng.nextDouble() * (config.maxScale() - config.minScale());
         int w = image.width(), h = image.height();
-        double scale = Math.min(4.0 * s * r / Math.max(w, h), s * r / Math.min(w, h));
-        int nw = Math.max(1, (int) (w * scale + 0.5)), nh = Math.max(1, (int) (h * scale + 0.5));
-        RgbImage resized = nw == w && nh == h ? image : resampler.resize(image, CropBox.whole(w, h), nw, nh, Interpolation.BILINEAR);
+        int[] size = MmsegResize.trainSize(w, h, s, r);
+        int nw = size[0], nh = size[1];
+        RgbImage resized = MmsegResize.image(image, nw, nh);
         LabelMap lres = nw == w && nh == h ? label : label.resizeNearest(nw, nh);
         int[] box = RandomCrop.choose(lres.labels(), nw, nh, s, s, config.catMaxRatio(), SegmentationData.IGNORE,
                 RandomCrop.uniform(rng));
@@ -214,7 +211,6 @@ public final class SegTrainer {
         model.module().eval();
         int s = model.backbone().imageSize();
         SegmentationMetrics metrics = new SegmentationMetrics(data.numClasses(), SegmentationData.IGNORE);
-        Resampler resampler = new Resampler();
         for (int i = 0; i < data.size(); i++) {
             RgbImage image;
             try {
@@ -229,7 +225,7 @@ public final class SegTrainer {
             }
             int[] pred;
             try (NoGradGuard noGrad = new NoGradGuard()) {
-                pred = SegInference.predict(model::forward, image, s, mode, stride, batch, ImageNormalization.IMAGENET, resampler);
+                pred = SegInference.predict(model::forward, image, s, mode, stride, batch, ImageNormalization.IMAGENET);
             }
             metrics.add(pred, label.labels());
             progress.update("evaluation", i + 1, data.size());

@@ -3,7 +3,7 @@ package dev.mvp.eval.segment;
 import dev.mvp.api.ImageNormalization;
 import dev.mvp.api.Tensors;
 import dev.mvp.api.Torch;
-import dev.mvp.data.Resampler;
+import dev.mvp.data.OpenCvResize;
 import dev.mvp.data.RgbImage;
 import dev.mvp.testing.TensorAssert;
 import org.bytedeco.javacpp.PointerScope;
@@ -46,16 +46,15 @@ class SegInferenceTest {
         Function<Tensor, Tensor> pointwise = x -> torch.cat(new TensorVector(x.narrow(1, 0, 1), x.narrow(1, 1, 1).mul(new Scalar(2)),
                 x.narrow(1, 2, 1).neg(), x.narrow(1, 0, 1).add(x.narrow(1, 2, 1))), 1);
         try (PointerScope scope = new PointerScope()) {
-            Resampler resampler = new Resampler();
             int s = 16;                                               // testSize(50, 37, 16): 22 x 16 -> two windows
-            Tensor slide = SegInference.logits(pointwise, image, s, SegInference.Mode.SLIDE, 5, 3, ImageNormalization.IMAGENET, resampler);
+            Tensor slide = SegInference.logits(pointwise, image, s, SegInference.Mode.SLIDE, 5, 3, ImageNormalization.IMAGENET);
             int[] size = SegInference.testSize(50, 37, s);
-            RgbImage resized = resampler.resize(image, dev.mvp.data.CropBox.whole(50, 37), size[0], size[1], dev.mvp.api.Interpolation.BILINEAR);
+            RgbImage resized = OpenCvResize.linear(image, size[0], size[1]);
             Tensor whole = torch.upsample_bilinear2d(pointwise.apply(SegInference.planar(resized, ImageNormalization.IMAGENET)),
                     new long[] {37, 50}, false);
             assertThat(Tensors.shape(slide)).containsExactly(1, 4, 37, 50);
             TensorAssert.assertClose(slide, whole, 1e-5);
-            int[] pred = SegInference.predict(pointwise, image, s, SegInference.Mode.SLIDE, 5, 3, ImageNormalization.IMAGENET, resampler);
+            int[] pred = SegInference.predict(pointwise, image, s, SegInference.Mode.SLIDE, 5, 3, ImageNormalization.IMAGENET);
             assertThat(pred).hasSize(37 * 50);
             assertThat(pred).isEqualTo(SegInference.toInts(whole.argmax(new org.bytedeco.pytorch.LongOptional(1), false).reshape(new long[] {-1})));
         }

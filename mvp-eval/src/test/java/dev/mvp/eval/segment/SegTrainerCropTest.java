@@ -1,6 +1,5 @@
 package dev.mvp.eval.segment;
 
-import dev.mvp.data.Resampler;
 import dev.mvp.data.RgbImage;
 import org.junit.jupiter.api.Test;
 
@@ -36,7 +35,7 @@ class SegTrainerCropTest {
         int good = 0;
         float[] px = new float[3 * S * S], lb = new float[S * S];
         for (int k = 0; k < 200; k++) {
-            SegTrainer.crop(image(), labels(), S, config, new SplittableRandom(k), new Resampler(), px, 0, lb, 0);
+            SegTrainer.crop(image(), labels(), S, config, new SplittableRandom(k), px, 0, lb, 0);
             int ones = 0;
             for (float v : lb) if (v == 1) ones++;
             if (ones > 0 && Math.max(ones, lb.length - ones) / (double) lb.length < 0.75) good++;
@@ -58,8 +57,8 @@ class SegTrainerCropTest {
         int changed = 0;
         for (int k = 0; k < 20; k++) {
             // the distortion draws come last, so the same seed gives the same box and flip
-            SegTrainer.crop(image(), labels(), S, config(0.75, false), new SplittableRandom(k), new Resampler(), a, 0, la, 0);
-            SegTrainer.crop(image(), labels(), S, config(0.75, true), new SplittableRandom(k), new Resampler(), b, 0, lbl, 0);
+            SegTrainer.crop(image(), labels(), S, config(0.75, false), new SplittableRandom(k), a, 0, la, 0);
+            SegTrainer.crop(image(), labels(), S, config(0.75, true), new SplittableRandom(k), b, 0, lbl, 0);
             assertThat(lbl).isEqualTo(la);
             if (!java.util.Arrays.equals(a, b)) changed++;
         }
