@@ -22,6 +22,7 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
 import picocli.CommandLine;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.io.IOException;
@@ -111,6 +112,8 @@ final class TargetsCommand implements Callable<Integer> {
             description = "libtorch/OpenBLAS threads (0: all cores).")
     int threads;
 
+    @Mixin DecoderOption decoderOption;
+
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
@@ -119,6 +122,7 @@ final class TargetsCommand implements Callable<Integer> {
     @Override public Integer call() {
         PrintWriter w = spec.commandLine().getOut();
         Teachers.Spec teacherSpec = checkFlags();
+        String decoderName = input.images == null ? null : ImageDecoders.resolve(decoderOption.checkedName());
         List<Path> files = input.images == null ? List.of() : imageFiles(input.images);
         long[] pixelShape = input.pixels == null ? null : pixelShape(input.pixels);
         if (pixelShape != null && teacherSpec.imageSize() == 0) teacherSpec = teacherSpec.withImageSize(Math.toIntExact(pixelShape[2]));
@@ -138,16 +142,18 @@ final class TargetsCommand implements Callable<Integer> {
                 w.println("mvp targets: " + source);
             } else {
                 source = files.size() + " image" + (files.size() == 1 ? "" : "s");
-                w.println("mvp targets: " + source + " -> the teacher's view: " + describe(view));
+                w.println("mvp targets: " + source + " (decoder " + decoderName + ") -> the teacher's view: " + describe(view));
             }
             try (PointerScope scope = new PointerScope()) {
                 Tensor pixels = pixelShape == null ? null : readPixels(input.pixels);
-                Tensor targets = compute(teacher, pixels, files, pixels != null ? pixelShape[0] : files.size());
+                ImageDecoder decoder = decoderName == null ? null : DecoderOption.open(decoderName);
+                Tensor targets = compute(teacher, pixels, files, pixels != null ? pixelShape[0] : files.size(), decoder);
                 Map<String, String> metadata = new LinkedHashMap<>();
                 metadata.put("tokenizer", teacher.name());
                 metadata.put("target", teacher.targetSpec().toString());
                 metadata.put("view", describe(view));
                 metadata.put("input", source);
+                if (decoderName != null) metadata.put("decoder", decoderName);
                 if (!files.isEmpty()) metadata.put("images", String.join("\n", files.stream().map(Path::toString).toList()));
                 SafeTensorsWriter.write(out, Map.of("targets", targets), metadata);
                 w.printf(Locale.ROOT, "mvp targets: targets %s %s -> %s%n", Arrays.toString(Tensors.shape(targets)),
@@ -189,12 +195,11 @@ final class TargetsCommand implements Callable<Integer> {
     }
 
     /** Every batch through the teacher; the targets of all, float32 or int64, in the caller's scope. */
-    private Tensor compute(Tokenizer teacher, Tensor pixels, List<Path> files, long count) {
+    private Tensor compute(Tokenizer teacher, Tensor pixels, List<Path> files, long count, ImageDecoder decoder) {
         TargetSpec spec = teacher.targetSpec();
         boolean ids = spec instanceof TargetSpec.TokenIds;
         ViewSpec view = teacher.inputSpec();
         EvalTransform transform = new EvalTransform(view.size(), 1.0, view.interpolation(), view.normalization());
-        ImageDecoder decoder = files.isEmpty() ? null : ImageDecoders.fastest();
         int plane = 3 * view.size() * view.size();
         float[] features = null;
         long[] tokens = null;

@@ -3,6 +3,7 @@ package dev.mvp.cli;
 import dev.mvp.api.ImageNormalization;
 import dev.mvp.api.Tensors;
 import dev.mvp.cli.MainTest.Result;
+import dev.mvp.data.ImageDecoders;
 import dev.mvp.models.io.SafeTensorsFile;
 import dev.mvp.models.io.SafeTensorsWriter;
 import dev.mvp.testing.TensorAssert;
@@ -70,16 +71,22 @@ class TargetsCommandTest {
         args.addAll(List.of("--batch-size", "2"));
         Result r = run(OPENAI_FP32, args.toArray(String[]::new));
         assertTargets(r, IMAGES_IO, "features", 3, 17, 32);
-        assertThat(r.out()).contains("3 images -> the teacher's view: 64 px (short side resized, centre crop), bicubic, "
-                + "MeanStd(mean=[0.4814");
+        String auto = ImageDecoders.resolve("auto");
+        assertThat(r.out()).contains("3 images (decoder " + auto + ") -> the teacher's view: 64 px (short side resized, "
+                + "centre crop), bicubic, MeanStd(mean=[0.4814");
+        try (SafeTensorsFile written = SafeTensorsFile.open(tmp.resolve("targets.safetensors"))) {
+            assertThat(written.metadata().get("decoder")).isEqualTo(auto);
+        }
 
         // a folder: its image files in name order, other files ignored
         Path folder = Files.createDirectories(tmp.resolve("pictures/sub"));
         for (int i = 0; i < PNGS.size(); i++) Files.copy(TestPaths.fixture(PNGS.get(i)), folder.resolve(i + ".png"));
         Files.writeString(folder.resolve("notes.txt"), "not an image");
-        Result fromFolder = run(OPENAI_FP32, "--images", tmp.resolve("pictures").toString(), "--target", "last_block");
+        Result fromFolder = run(OPENAI_FP32, "--images", tmp.resolve("pictures").toString(), "--target", "last_block",
+                "--decoder", "imageio");
         assertTargets(fromFolder, IMAGES_IO, "last_block", 3, 17, 64);
         try (SafeTensorsFile written = SafeTensorsFile.open(tmp.resolve("targets.safetensors"))) {
+            assertThat(written.metadata().get("decoder")).isEqualTo("imageio");
             assertThat(written.metadata().get("images")).isEqualTo(folder.resolve("0.png") + "\n" + folder.resolve("1.png")
                     + "\n" + folder.resolve("2.png"));
         }
@@ -121,6 +128,7 @@ class TargetsCommandTest {
         assertUsage(run(OPENAI_FP32, "--images", TestPaths.fixture(PNGS.get(0)).toString(), "--key", "images"),
                 "--key selects a tensor of --pixels");
         assertUsage(run(OPENAI_FP32, "--pixels", LAYOUTS.toString()), "holds 7 tensors");
+        assertUsage(run(OPENAI_FP32, "--images", TestPaths.fixture(PNGS.get(0)).toString(), "--decoder", "pil"), "--decoder");
         // without --key, a file with a tensor named images (or pixels) gives that one
         assertTargets(run(OPENAI_FP32, "--pixels", IO.toString()), IO, "features_fp32", 2, 17, 32);
         assertUsage(run(OPENAI_FP32, "--pixels", IO.toString(), "--key", "pictures"), "--key pictures: " + IO + " has no such tensor");
