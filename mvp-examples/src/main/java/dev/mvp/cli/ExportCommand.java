@@ -56,7 +56,8 @@ final class ExportCommand implements Callable<Integer> {
 
     @Override public Integer call() {
         if (!Files.isDirectory(checkpoint)) {
-            throw new Main.UsageException("--checkpoint " + checkpoint + ": no such folder");
+            throw new Main.UsageException("--checkpoint " + checkpoint + (Files.exists(checkpoint)
+                    ? ": a file, expected a run folder or one of its checkpoint folders" : ": no such folder"));
         }
         Path parent = out.toAbsolutePath().getParent();
         if (parent == null || !Files.isDirectory(parent)) {

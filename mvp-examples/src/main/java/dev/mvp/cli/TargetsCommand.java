@@ -165,7 +165,9 @@ final class TargetsCommand implements Callable<Integer> {
 
     /** The usage checks that need no file to be read; the teacher spec the flags name. */
     private Teachers.Spec checkFlags() {
-        if (!Files.isRegularFile(weights)) throw new Main.UsageException("--weights " + weights + ": no such file");
+        if (!Files.isRegularFile(weights)) {
+            throw new Main.UsageException("--weights " + weights + (Files.isDirectory(weights) ? ": a folder, expected a file" : ": no such file"));
+        }
         if (key != null && input.pixels == null) throw new Main.UsageException("--key selects a tensor of --pixels, which is not given");
         if (input.pixels != null && !Files.isRegularFile(input.pixels)) {
             throw new Main.UsageException("--pixels " + input.pixels + ": no such file");
@@ -173,6 +175,10 @@ final class TargetsCommand implements Callable<Integer> {
         if (batchSize < 1) throw new Main.UsageException("--batch-size must be at least 1, got " + batchSize);
         if (threads < 0) throw new Main.UsageException("--threads must be 0 (all cores) or more, got " + threads);
         if (imageSize < 0) throw new Main.UsageException("--image-size must be 0 (the teacher's own) or more, got " + imageSize);
+        if (3L * imageSize * imageSize * batchSize > Integer.MAX_VALUE - 8) {
+            throw new Main.UsageException("--image-size " + imageSize + " with --batch-size " + batchSize
+                    + ": a batch would hold more than 2^31 values; lower one of them");
+        }
         Path parent = out.toAbsolutePath().getParent();
         if (parent == null || !Files.isDirectory(parent)) {
             throw new Main.UsageException("--out " + out + ": folder " + parent + " does not exist");

@@ -140,6 +140,10 @@ class ExportCommandTest {
         Result missing = mvp("export", "--checkpoint", tmp.resolve("nope").toString(), "--format", "timm", "--out", out.toString());
         assertThat(missing.code()).isEqualTo(2);
         assertThat(missing.err()).contains("nope", "no such folder").doesNotContain("\tat ");
+        Path file = Files.writeString(tmp.resolve("model.safetensors"), "x");
+        Result notAFolder = mvp("export", "--checkpoint", file.toString(), "--format", "timm", "--out", out.toString());
+        assertThat(notAFolder.code()).isEqualTo(2);
+        assertThat(notAFolder.err()).contains(file.toString(), "a file, expected a run folder");
 
         Result format = mvp("export", "--checkpoint", run.toString(), "--format", "onnx", "--out", out.toString());
         assertThat(format.code()).isEqualTo(2);

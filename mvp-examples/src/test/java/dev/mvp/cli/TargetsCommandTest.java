@@ -129,6 +129,9 @@ class TargetsCommandTest {
                 "--key selects a tensor of --pixels");
         assertUsage(run(OPENAI_FP32, "--pixels", LAYOUTS.toString()), "holds 7 tensors");
         assertUsage(run(OPENAI_FP32, "--images", TestPaths.fixture(PNGS.get(0)).toString(), "--decoder", "pil"), "--decoder");
+        assertUsage(run(OPENAI_FP32, "--images", TestPaths.fixture(PNGS.get(0)).toString(), "--image-size", "100000"),
+                "--image-size 100000 with --batch-size 16: a batch would hold more than 2^31 values");
+        assertUsage(run(tmp, "--pixels", IO.toString()), "--weights " + tmp + ": a folder, expected a file");
         // without --key, a file with a tensor named images (or pixels) gives that one
         assertTargets(run(OPENAI_FP32, "--pixels", IO.toString()), IO, "features_fp32", 2, 17, 32);
         assertUsage(run(OPENAI_FP32, "--pixels", IO.toString(), "--key", "pictures"), "--key pictures: " + IO + " has no such tensor");
