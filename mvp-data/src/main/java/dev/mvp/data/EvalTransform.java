@@ -26,16 +26,41 @@ import java.util.Objects;
  *
  * @param size          the side of the square output in pixels
  * @param cropPct       the fraction of the resized short side the centre crop keeps: {@code size / resizeTo()};
- *                      positive, usually in (0, 1] (above 1 the crop is padded)
+ *                      positive and finite, usually in (0, 1] (above 1 the crop is padded: torchvision's
+ *                      {@code Resize(r)} + {@code CenterCrop(size)} with {@code r < size}, {@link #resizeThenCrop}),
+ *                      with {@code 1 <= floor(size / cropPct) <= }{@link #MAX_RESIZE}
  * @param interpolation the resize filter (torchvision's {@code interpolation=3}: bicubic)
  * @param normalization the pixel map after {@code ToTensor}
  */
 public record EvalTransform(int size, double cropPct, Interpolation interpolation, ImageNormalization normalization) {
 
+    /**
+     * The longest short side {@link #resizeTo()} may be: a resize to more than this many pixels comes from a crop
+     * fraction far too small (an image of 16384 x 16384 RGB pixels is already 805 MB), and the resized image's
+     * {@code width * height * 3} bytes must stay an {@code int}.
+     */
+    public static final int MAX_RESIZE = 16384;
+
+    /**
+     * @throws IllegalArgumentException naming the parameter as the command line calls it ({@code --img-size},
+     *                                  {@code --crop-pct}) when the size is below 1, the crop fraction is not a
+     *                                  positive finite number, or {@code floor(size / cropPct)} is below 1 or above
+     *                                  {@link #MAX_RESIZE}
+     */
     public EvalTransform {
-        if (size < 1) throw new IllegalArgumentException("image size must be positive, got " + size);
+        if (size < 1) throw new IllegalArgumentException("--img-size must be >= 1, got " + size);
         if (!(cropPct > 0 && Double.isFinite(cropPct))) {
-            throw new IllegalArgumentException("crop fraction must be positive, got " + cropPct);
+            throw new IllegalArgumentException("--crop-pct must be a positive number in (0, 1], got " + cropPct);
+        }
+        double resize = Math.floor(size / cropPct + 1e-9);
+        if (resize > MAX_RESIZE) {
+            throw new IllegalArgumentException("--crop-pct " + cropPct + " is too small for image size " + size
+                    + ": the shorter side would be resized to " + String.format(Locale.ROOT, "%.0f", resize)
+                    + " pixels (at most " + MAX_RESIZE + ")");
+        }
+        if (resize < 1) {
+            throw new IllegalArgumentException("--crop-pct " + cropPct + " is too large for image size " + size
+                    + ": the shorter side would be resized to 0 pixels");
         }
         Objects.requireNonNull(interpolation, "interpolation");
         Objects.requireNonNull(normalization, "normalization");

@@ -12,6 +12,7 @@ import java.util.stream.Stream;
 import java.util.zip.CRC32;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 class EvalTransformTest {
     private static final RgbImage SOURCE = Fixtures.rgb("resize/source.rgb", 64, 48);
@@ -59,6 +60,30 @@ class EvalTransformTest {
         assertThat(EvalTransform.beit(384).resizeTo()).isEqualTo(384);
         assertThat(EvalTransform.beit(384).cropPct()).isEqualTo(1.0);
         assertThat(new EvalTransform(224, 0.9, Interpolation.BICUBIC, ImageNormalization.IMAGENET).resizeTo()).isEqualTo(248);
+    }
+
+    /** Bad sizes and fractions fail in the constructor, naming the flag, instead of in a data worker. */
+    @Test
+    void unusableSizesAndFractionsAreRefusedNamingTheFlag() {
+        for (double bad : new double[] {Double.NaN, 0, -0.5, Double.POSITIVE_INFINITY, Double.NEGATIVE_INFINITY}) {
+            assertThatThrownBy(() -> new EvalTransform(224, bad, Interpolation.BICUBIC, ImageNormalization.IMAGENET))
+                    .as("crop %s", bad).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("--crop-pct");
+        }
+        // 1e-9 used to pass and overflow in the resize: "integer overflow" from a data worker
+        assertThatThrownBy(() -> new EvalTransform(224, 1e-9, Interpolation.BICUBIC, ImageNormalization.IMAGENET))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("--crop-pct 1.0E-9 is too small")
+                .hasMessageContaining("224000000000 pixels").hasMessageContaining("at most " + EvalTransform.MAX_RESIZE);
+        assertThatThrownBy(() -> new EvalTransform(224, 224.0 / 16385, Interpolation.BICUBIC, ImageNormalization.IMAGENET))
+                .hasMessageContaining("16385 pixels");
+        assertThat(new EvalTransform(224, 224.0 / 16384, Interpolation.BICUBIC, ImageNormalization.IMAGENET).resizeTo())
+                .as("the largest resize allowed").isEqualTo(EvalTransform.MAX_RESIZE);
+        assertThatThrownBy(() -> new EvalTransform(224, 300, Interpolation.BICUBIC, ImageNormalization.IMAGENET))
+                .hasMessageContaining("--crop-pct 300.0 is too large");
+        for (int size : new int[] {0, -1, Integer.MIN_VALUE}) {
+            assertThatThrownBy(() -> new EvalTransform(size, 0.875, Interpolation.BICUBIC, ImageNormalization.IMAGENET))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("--img-size must be >= 1");
+        }
+        assertThat(new EvalTransform(1, 1.0, Interpolation.BICUBIC, ImageNormalization.IMAGENET).resizeTo()).isEqualTo(1);
     }
 
     @Test

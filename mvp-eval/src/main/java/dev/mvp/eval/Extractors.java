@@ -28,7 +28,9 @@ public final class Extractors {
     public record Options(int heads, int imageSize, double cropPct, FeatureSpec spec) {
         public Options {
             if (heads < 0 || imageSize < 0) throw new IllegalArgumentException("heads and image size must be >= 0");
-            if (cropPct < 0 || cropPct > 1) throw new IllegalArgumentException("crop fraction must be in (0, 1], got " + cropPct);
+            if (!(cropPct == 0 || cropPct > 0 && cropPct <= 1)) { // NaN too: it used to fall back to the default
+                throw new IllegalArgumentException("--crop-pct must be in (0, 1] (0: the default), got " + cropPct);
+            }
             java.util.Objects.requireNonNull(spec, "spec");
         }
 
