@@ -19,14 +19,18 @@ import java.util.TreeSet;
  *
  * <ul>
  *   <li>Relative paths resolve against a root folder: the list file's folder unless another is given.</li>
- *   <li>The label follows the path after a tab, or, in a line without a tab, after the last run of spaces (so a
- *       path containing spaces needs a tab before its label, and a tab after it when it has none). Either every
- *       line has a label or none has.</li>
- *   <li>Labels that are all non-negative integers are class indices as written (Caffe's ImageNet {@code train.txt}:
- *       {@code n01440764/n01440764_10026.JPEG 0}); {@link #classes()} is then {@code "0" .. "max"}. Other labels
- *       are class names; the classes are their distinct values sorted, and the label is the index of its name.</li>
+ *   <li>A line with a tab is {@code path<TAB>label} or {@code path<TAB>} (no label): the path is everything before
+ *       the tab (spaces inside it kept, around it stripped); one tab at most. A line without a tab is {@code path}
+ *       or {@code path label}, separated by spaces; more than two fields is an error, so a path containing spaces
+ *       needs a tab (before its label, or after it when it has none). Either every line has a label or none has.</li>
+ *   <li>A label of digits only is a class index, 0 to {@link #MAX_CLASS_INDEX} (Caffe's ImageNet {@code train.txt}:
+ *       {@code n01440764/n01440764_10026.JPEG 0}); {@link #classes()} is then {@code "0" .. "max"}. Any other label
+ *       without spaces is a class name; the classes are their distinct values sorted, and the label is the index of
+ *       its name. A list gives indices on every line or names on every line; a negative, signed or too large index
+ *       is an error.</li>
  *   <li>Blank lines and lines starting with {@code #} are skipped.</li>
  * </ul>
+ * A malformed line is a {@link DataException} naming the list and the line number.
  * The listed files are not checked one by one (a missing one is skipped by the loader as a bad file), except the
  * first, so that a wrong root fails at once. The index is held compactly (paths as UTF-8 in one array). Immutable
  * and thread-safe.
@@ -58,8 +62,10 @@ public final class FileListDataset implements ImageDataset {
     /**
      * Reads {@code listFile}, resolving relative paths against {@code root}.
      *
-     * @throws DataException if the list or the root is missing or unreadable, the list names no image, its lines
-     *                       mix labelled and unlabelled entries, or its first image does not exist
+     * @throws DataException if the list or the root is missing or unreadable, the list names no image, a line is
+     *                       malformed (more than two space-separated fields, more than one tab, a bad label), its
+     *                       lines mix labelled and unlabelled entries or indices and names, or its first image does
+     *                       not exist
      */
     public static FileListDataset open(Path listFile, Path root) {
         Objects.requireNonNull(listFile, "listFile");
@@ -84,21 +90,33 @@ public final class FileListDataset implements ImageDataset {
 
         List<String> names = new ArrayList<>();
         List<String> labelTexts = new ArrayList<>();
-        int firstLine = -1;
-        Boolean labelled = null;
+        int firstLine = -1, firstLabelLine = -1;
+        Boolean labelled = null, indices = null;
         for (int i = 0; i < lines.size(); i++) {
             String line = lines.get(i);
             if (line.isBlank() || line.stripLeading().startsWith("#")) continue;
-            String[] entry = split(line);
-            if (entry[0].isEmpty()) throw new DataException(file + " line " + (i + 1) + ": no path in \"" + line.strip() + "\"");
+            String where = file + " line " + (i + 1) + ": ";
+            String[] entry = split(line, where);
+            if (entry[0].isEmpty()) throw new DataException(where + "no path in \"" + line.strip() + "\"");
             boolean hasLabel = entry[1] != null;
             if (labelled == null) {
                 labelled = hasLabel;
                 firstLine = i + 1;
             } else if (labelled != hasLabel) {
-                throw new DataException(file + " line " + (i + 1) + ": " + (hasLabel ? "has a label" : "has no label")
+                throw new DataException(where + (hasLabel ? "has a label" : "has no label")
                         + " but line " + firstLine + (labelled ? " has one" : " has none")
                         + "; label every line or none");
+            }
+            if (hasLabel) {
+                boolean index = checkLabel(entry[1], where);
+                if (indices == null) {
+                    indices = index;
+                    firstLabelLine = i + 1;
+                } else if (indices != index) {
+                    throw new DataException(where + "label '" + entry[1] + "' is a class " + (index ? "index" : "name")
+                            + " but line " + firstLabelLine + "'s label '" + labelTexts.get(0) + "' is a class "
+                            + (indices ? "index" : "name") + "; give indices on every line or names on every line");
+                }
             }
             names.add(entry[0]);
             labelTexts.add(entry[1]);
@@ -114,8 +132,7 @@ public final class FileListDataset implements ImageDataset {
         int[] labels = new int[n];
         List<String> classes = List.of();
         if (Boolean.TRUE.equals(labelled)) {
-            boolean numeric = labelTexts.stream().allMatch(FileListDataset::isIndex);
-            if (numeric) {
+            if (Boolean.TRUE.equals(indices)) {
                 int max = 0;
                 for (int i = 0; i < n; i++) max = Math.max(max, labels[i] = Integer.parseInt(labelTexts.get(i)));
                 List<String> c = new ArrayList<>(max + 1);
@@ -148,29 +165,57 @@ public final class FileListDataset implements ImageDataset {
         return new FileListDataset(file, dir, bytes, start, labels, classes);
     }
 
-    /** {path, label or null}. */
-    private static String[] split(String line) {
-        String s = line.strip();
-        int tab = line.lastIndexOf('\t');
+    /**
+     * {path, label or null} of a line that is not blank or a comment: {@code path<TAB>label}, {@code path<TAB>},
+     * {@code path label} or {@code path} (see the class comment).
+     */
+    private static String[] split(String line, String where) {
+        int tab = line.indexOf('\t');
         if (tab >= 0) {
+            if (line.indexOf('\t', tab + 1) >= 0) {
+                throw new DataException(where + "more than one tab in \"" + line.strip() + "\"; expected 'path<TAB>label' "
+                        + "(a path cannot contain a tab)");
+            }
             String path = line.substring(0, tab).strip();
             String label = line.substring(tab + 1).strip();
             return new String[] {path, label.isEmpty() ? null : label};
         }
-        int space = -1;
-        for (int i = s.length() - 1; i >= 0; i--) {
-            if (Character.isWhitespace(s.charAt(i))) {
-                space = i;
-                break;
-            }
+        String[] fields = line.strip().split("\\s+");
+        if (fields.length > 2) {
+            throw new DataException(where + fields.length + " fields separated by spaces in \"" + line.strip()
+                    + "\"; expected 'path' or 'path label' (a path with spaces needs a tab before its label: "
+                    + "'path<TAB>label', or 'path<TAB>' without one)");
         }
-        if (space < 0) return new String[] {s, null};
-        return new String[] {s.substring(0, space).strip(), s.substring(space + 1)};
+        return new String[] {fields[0], fields.length == 2 ? fields[1] : null};
     }
 
-    private static boolean isIndex(String s) {
-        if (s.isEmpty() || s.length() > 9) return false;
-        for (int i = 0; i < s.length(); i++) if (s.charAt(i) < '0' || s.charAt(i) > '9') return false;
+    /** The largest class index a list may give: the classes are {@code "0" .. max}, one entry each. */
+    public static final int MAX_CLASS_INDEX = 999_999;
+
+    /**
+     * Whether {@code label} is a class index (digits only) rather than a name.
+     *
+     * @throws DataException for a negative index, an index above {@link #MAX_CLASS_INDEX} or a label with a space
+     */
+    private static boolean checkLabel(String label, String where) {
+        for (int i = 0; i < label.length(); i++) {
+            if (Character.isWhitespace(label.charAt(i))) {
+                throw new DataException(where + "label '" + label + "' contains a space");
+            }
+        }
+        String digits = label.startsWith("-") || label.startsWith("+") ? label.substring(1) : label;
+        boolean integer = !digits.isEmpty() && digits.chars().allMatch(c -> c >= '0' && c <= '9');
+        if (!integer) return false;
+        if (label.startsWith("-") && !digits.chars().allMatch(c -> c == '0')) {
+            throw new DataException(where + "class index " + label + " is negative");
+        }
+        String value = digits.replaceFirst("^0+(?=.)", "");
+        if (value.length() > 7 || Integer.parseInt(value) > MAX_CLASS_INDEX) {
+            throw new DataException(where + "class index " + label + " is too large (at most " + MAX_CLASS_INDEX + ")");
+        }
+        if (label.startsWith("+") || label.startsWith("-")) {
+            throw new DataException(where + "class index " + label + " has a sign; write it as " + value);
+        }
         return true;
     }
 

@@ -82,6 +82,44 @@ class FileListDatasetTest {
                 .hasMessage("file list is not a file: " + dir);
     }
 
+    /** Each malformed line is one error naming the list and the line, never a silently wrong path or label. */
+    @Test
+    void malformedLinesAreErrorsNamingTheListAndTheLine(@TempDir Path dir) throws IOException {
+        Files.writeString(dir.resolve("0000.jpg"), "x");
+        String[][] cases = {
+                // line 2's content, the expected message after "<list> line 2: "
+                {"0000.jpg 1 extra junk", "4 fields separated by spaces in \"0000.jpg 1 extra junk\"; expected 'path' or "
+                        + "'path label' (a path with spaces needs a tab before its label: 'path<TAB>label', or 'path<TAB>' without one)"},
+                {"0000.jpg\t1\textra", "more than one tab in \"0000.jpg\t1\textra\"; expected 'path<TAB>label' (a path cannot contain a tab)"},
+                {"0000.jpg\t1 2", "label '1 2' contains a space"},
+                {"0000.jpg notanumber", "label 'notanumber' is a class name but line 1's label '0' is a class index; "
+                        + "give indices on every line or names on every line"},
+                {"0000.jpg -5", "class index -5 is negative"},
+                {"0000.jpg 99999999999", "class index 99999999999 is too large (at most 999999)"},
+                {"0000.jpg 1000000", "class index 1000000 is too large (at most 999999)"},
+                {"0000.jpg +5", "class index +5 has a sign; write it as 5"},
+        };
+        for (String[] c : cases) {
+            Path list = Files.writeString(dir.resolve("list.txt"), "0000.jpg 0\n" + c[0] + "\n0000.jpg 1\n");
+            assertThatThrownBy(() -> FileListDataset.open(list)).as(c[0]).isInstanceOf(DataException.class)
+                    .hasMessage(list + " line 2: " + c[1]);
+        }
+        Path names = Files.writeString(dir.resolve("names.txt"), "0000.jpg cat\n0000.jpg 7\n");
+        assertThatThrownBy(() -> FileListDataset.open(names)).hasMessage(names + " line 2: label '7' is a class index "
+                + "but line 1's label 'cat' is a class name; give indices on every line or names on every line");
+        // the largest index, leading zeros, and a path with spaces written with a tab are fine
+        Path good = Files.writeString(dir.resolve("good.txt"), "0000.jpg 999999\n0000.jpg 007\n 0000.jpg\t 3 \n");
+        FileListDataset data = FileListDataset.open(good);
+        assertThat(data.label(0)).isEqualTo(999_999);
+        assertThat(data.label(1)).isEqualTo(7);
+        assertThat(data.label(2)).isEqualTo(3);
+        assertThat(data.path(2)).isEqualTo(dir.resolve("0000.jpg"));
+        assertThat(data.classes()).hasSize(1_000_000);
+        Path spaced = Files.writeString(dir.resolve("spaced.txt"), "0000.jpg\nmy photo.jpg\n");
+        assertThatThrownBy(() -> FileListDataset.open(spaced)).as("a path with a space and no tab reads as a label")
+                .hasMessage(spaced + " line 2: has a label but line 1 has none; label every line or none");
+    }
+
     /** ImageDataset.open: a folder is an ImageFolder, a file a file list; anything else is one line naming it. */
     @Test
     void openChoosesByWhatThePathIs(@TempDir Path dir) throws IOException {
