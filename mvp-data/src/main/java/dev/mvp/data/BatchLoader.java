@@ -46,8 +46,10 @@ import java.util.concurrent.locks.ReentrantLock;
  *
  * <p><b>Bad files.</b> A file that fails to decode is reported once through {@link LoaderConfig#warnings()} (its
  * path and the reason), remembered, and replaced by the next file of the epoch order that decodes, using the failed
- * sample's generator; batches stay full and reproducible. When more than {@link LoaderConfig#maxBadFraction()} of
- * the files tried have failed, {@link #next()} throws a {@link DataException}. An unexpected exception in a worker
+ * sample's generator; batches stay full and reproducible. {@link #next()} throws a {@link DataException} as soon as
+ * the failed files are more than {@link LoaderConfig#maxBadFraction()} of the whole dataset (exact, however few
+ * files were read), or, once {@code min(100, files)} files were tried, more than that fraction of the files tried
+ * (an early estimate on large datasets). An unexpected exception in a worker
  * is thrown from {@link #next()} too (wrapped in a {@link DataException} naming the file), and the loader stops.
  *
  * <p><b>Memory.</b> At most {@code prefetch + 2} batches of memory exist: {@code prefetch} being filled or waiting,
@@ -753,12 +755,21 @@ public final class BatchLoader implements AutoCloseable {
             }
         }
 
-        /** The error message when too many of the files tried so far were bad, else {@code null}. */
+        /**
+         * The error message when too many files were bad, else {@code null}. Two criteria: exact, as soon as the bad
+         * files exceed {@code maxBadFraction} of the whole dataset (then the dataset's fraction is exceeded whatever
+         * the files not yet tried hold, so a short run stops too); and an estimate, once {@code min(100, files)}
+         * files were tried, when the bad ones exceed that fraction of the files tried so far.
+         */
         private String verdict() {
-            long judgedAfter = Math.min(MIN_FILES_TRIED, perRank);
-            if (badCount == 0 || triedCount < judgedAfter || badCount <= config.maxBadFraction() * triedCount) {
-                return null;
+            if (badCount == 0) return null;
+            if (badCount > config.maxBadFraction() * dataset.size()) {
+                return badCount + " of the " + dataset.size() + " images of the dataset could not be decoded, more "
+                        + "than maxBadFraction " + config.maxBadFraction() + " allows (" + triedCount + " tried so far), in "
+                        + dataset.describe() + "; last: " + lastBad;
             }
+            long judgedAfter = Math.min(MIN_FILES_TRIED, perRank);
+            if (triedCount < judgedAfter || badCount <= config.maxBadFraction() * triedCount) return null;
             return badCount + " of the " + triedCount + " images tried so far could not be decoded, more than"
                     + " maxBadFraction " + config.maxBadFraction() + " allows, in " + dataset.describe()
                     + "; last: " + lastBad;

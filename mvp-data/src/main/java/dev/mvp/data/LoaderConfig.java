@@ -11,8 +11,9 @@ import java.util.function.Consumer;
  * @param seed            the run's seed: with the dataset it fixes every epoch order, crop, flip and mask
  * @param workers         threads decoding and augmenting; the batches do not depend on it
  * @param prefetch        batches assembled ahead of the consumer (each costs its off-heap memory)
- * @param maxBadFraction  the fraction of the distinct files tried that may fail to decode before {@code next()}
- *                        gives up; judged once 100 files (or the whole dataset, if smaller) have been tried
+ * @param maxBadFraction  the fraction of files that may fail to decode: {@code next()} gives up as soon as the bad
+ *                        files are more than this fraction of the whole dataset, or, once 100 files (or the whole
+ *                        dataset, if smaller) have been tried, more than this fraction of the distinct files tried
  * @param decoder         file to RGB
  * @param crop            the crop drawn for each sample
  * @param flipProbability chance that a sample's views are mirrored left-right

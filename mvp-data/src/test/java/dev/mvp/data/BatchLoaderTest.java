@@ -452,8 +452,9 @@ class BatchLoaderTest {
                     }
                 }
             }).isInstanceOf(DataException.class)
-                    .hasMessageStartingWith("3 of the 33 images tried so far could not be decoded, more than maxBadFraction 0.05")
-                    .hasMessageContaining("zz_bad");
+                    // 2 bad files are already more than 0.05 x 33: the dataset's fraction is exceeded, whatever was tried
+                    .hasMessageMatching("2 of the 33 images of the dataset could not be decoded, "
+                            + "more than maxBadFraction 0\\.05 allows \\(\\d+ tried so far\\), in .*; last: .*zz_bad.*");
             assertThatThrownBy(loader::next).isInstanceOf(DataException.class).hasMessageContaining("could not be decoded");
         }
         Path allBad = Files.createDirectory(dir.resolve("allbad"));
@@ -462,6 +463,55 @@ class BatchLoaderTest {
                 cfg.withBatchSize(2).withMaxBadFraction(1.0))) {
             assertThatThrownBy(loader::next).isInstanceOf(DataException.class)
                     .hasMessageContaining("none of the 4 images of ImageFolder " + allBad + ": 4 images");
+        }
+    }
+
+    @Test
+    void aShortRunStopsAsSoonAsTheBadFilesExceedTheFractionOfTheWholeDataset(@TempDir Path dir) throws IOException {
+        // 20 undecodable files of 25: a run of 3 batches of 4 tries fewer than 25 files, so the estimate over the files
+        // tried (judged after min(100, 25) of them) never speaks; 3 bad files are already more than 0.1 x 25
+        ImageDataset good = cifar(1);
+        Path bad = Files.writeString(dir.resolve("bad.jpg"), "not an image");
+        List<Path> files = new ArrayList<>();
+        for (int i = 0; i < 25; i++) files.add(i < 5 ? good.path(i) : bad);
+        ImageDataset data = new ListDataset(files, null);
+        LoaderConfig cfg = config(4).withMaxBadFraction(0.1).withWarnings(w -> {}).withThreads(1, 1);
+        try (BatchLoader loader = BatchLoader.open(data, VIEWS, MASKING, GRID, cfg)) {
+            assertThatThrownBy(() -> {
+                for (int i = 0; i < 3; i++) {
+                    try (PointerScope scope = new PointerScope()) {
+                        loader.next();
+                    }
+                }
+            }).isInstanceOf(DataException.class)
+                    .hasMessageMatching("3 of the 25 images of the dataset could not be decoded, "
+                            + "more than maxBadFraction 0\\.1 allows \\(\\d+ tried so far\\), in .*; last: .*bad\\.jpg.*");
+        }
+        // at the limit itself (2 bad of 25 is not more than 0.1 x 25) the run goes on
+        List<Path> two = new ArrayList<>(Collections.nCopies(23, good.path(0)));
+        two.addAll(List.of(bad, bad));
+        assertThat(take(new ListDataset(two, null), cfg, 12)).hasSize(12);
+    }
+
+    @Test
+    void theEstimateOverTheFilesTriedStillStopsALargeDatasetEarly(@TempDir Path dir) throws IOException {
+        // 150 files, 15 bad: not more than 0.1 x 150, so only the estimate can stop the loader. The bad ones are the
+        // first 15 of epoch 0's order: after 100 files tried, 15 > 0.1 x 100
+        ImageDataset good = cifar(1);
+        Path bad = Files.writeString(dir.resolve("bad.jpg"), "not an image");
+        LoaderConfig cfg = config(10).withMaxBadFraction(0.1).withWarnings(w -> {}).withThreads(1, 1);
+        int[] order = BatchLoader.epochOrder(150, cfg.seed(), 0, 0, 1);
+        List<Path> files = new ArrayList<>(Collections.nCopies(150, good.path(0)));
+        for (int i = 0; i < 15; i++) files.set(order[i], bad);
+        try (BatchLoader loader = BatchLoader.open(new ListDataset(files, null), VIEWS, MASKING, GRID, cfg)) {
+            assertThatThrownBy(() -> {
+                for (int i = 0; i < 15; i++) {
+                    try (PointerScope scope = new PointerScope()) {
+                        loader.next();
+                    }
+                }
+            }).isInstanceOf(DataException.class)
+                    .hasMessageStartingWith("15 of the 100 images tried so far could not be decoded, more than maxBadFraction 0.1");
         }
     }
 
