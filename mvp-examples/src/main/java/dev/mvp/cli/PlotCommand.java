@@ -24,7 +24,8 @@ final class PlotCommand implements Callable<Integer> {
     List<Path> runs;
 
     @Option(names = "--out", paramLabel = "FILE.png",
-            description = "The PNG to write (default: RUN_DIR/curves.png for one run, compare.png for several).")
+            description = "The PNG to write (default: RUN_DIR/curves.png for one run, compare.png for several). "
+                    + "An existing folder gets that default name inside it; a folder is never replaced.")
     Path out;
 
     @Option(names = "--metrics", paramLabel = "NAME,...", defaultValue = "loss,lr",
@@ -36,12 +37,15 @@ final class PlotCommand implements Callable<Integer> {
             description = "TensorBoard-style smoothing weight in [0, 1) for noisy metrics (loss, grad norm, speed); 0: raw.")
     double smooth;
 
-    @Option(names = "--width", paramLabel = "PX", defaultValue = "1200", description = "Image width.")
+    @Option(names = "--width", paramLabel = "PX", defaultValue = "1200", description = "Image width (200.." + MAX_SIDE + ").")
     int width;
 
     @Option(names = "--height", paramLabel = "PX", defaultValue = "0",
-            description = "Image height (0: 360 per panel plus the legend).")
+            description = "Image height (0: 360 per panel plus the legend; at least 100 per panel, at most " + MAX_SIDE + ").")
     int height;
+
+    /** The largest side of the image, in pixels (a 10000 x 10000 image is 400 MB). */
+    static final int MAX_SIDE = 10000;
 
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -51,14 +55,23 @@ final class PlotCommand implements Callable<Integer> {
         List<String> names = Arrays.stream(metrics.split(",")).map(String::strip).filter(s -> !s.isEmpty()).toList();
         if (names.isEmpty()) throw new Main.UsageException("--metrics names no metric");
         if (!(smooth >= 0 && smooth < 1)) throw new Main.UsageException("--smooth must be in [0, 1), got " + smooth);
-        int h = height > 0 ? height : 28 + 360 * names.size();
-        if (width < 200 || h < 100 * names.size()) {
-            throw new Main.UsageException("--width " + width + " / --height " + h + " are too small for " + names.size() + " panels");
+        if (width < 200 || width > MAX_SIDE) {
+            throw new Main.UsageException("--width must be in 200.." + MAX_SIDE + " pixels, got " + width);
+        }
+        if (height < 0 || height > MAX_SIDE) {
+            throw new Main.UsageException("--height must be in 0.." + MAX_SIDE + " pixels (0: automatic), got " + height);
+        }
+        int h = height > 0 ? height : Math.min(MAX_SIDE, 28 + 360 * names.size());
+        if (h < 100 * names.size()) {
+            throw new Main.UsageException("--height " + h + " is too small for " + names.size() + " panels (at least "
+                    + 100 * names.size() + ")");
         }
         for (Path run : runs) {
             if (!Files.isDirectory(run)) throw new Main.UsageException("RUN_DIR " + run + ": no such folder");
         }
-        Path png = out != null ? out : runs.size() == 1 ? runs.getFirst().resolve("curves.png") : Path.of("compare.png");
+        String defaultName = runs.size() == 1 ? "curves.png" : "compare.png";
+        Path png = out == null ? (runs.size() == 1 ? runs.getFirst().resolve(defaultName) : Path.of(defaultName))
+                : Files.isDirectory(out) ? out.resolve(defaultName) : out;
         List<RunPlot.RunMetrics> read;
         try {
             read = RunPlot.write(runs, names, png, width, h, smooth);

@@ -65,6 +65,48 @@ class PlotAndFlagsTest {
         assertThat(empty.err()).contains("metrics.jsonl").doesNotContain("\tat ");
     }
 
+    /** --out naming a folder writes the default name inside it; sizes out of range are usage errors. */
+    @Test
+    void plotIntoAFolderAndSizeLimits(@TempDir Path tmp) throws Exception {
+        Path a = run(tmp.resolve("a"), 5), b = run(tmp.resolve("b"), 5);
+        Path empty = Files.createDirectories(tmp.resolve("empty"));
+        Result one = mvp("plot", a.toString(), "--out", empty.toString());
+        assertThat(one.code()).as(one.err()).isZero();
+        assertThat(empty).isDirectory();
+        assertThat(ImageIO.read(empty.resolve("curves.png").toFile())).isNotNull();
+        Path full = Files.createDirectories(tmp.resolve("victim"));
+        Files.writeString(full.resolve("keep.txt"), "keep");
+        Result two = mvp("plot", a.toString(), b.toString(), "--out", full.toString());
+        assertThat(two.code()).as(two.err()).isZero();
+        assertThat(two.out()).contains("wrote " + full.resolve("compare.png").toAbsolutePath());
+        assertThat(full.resolve("keep.txt")).hasContent("keep");
+        assertThat(ImageIO.read(full.resolve("compare.png").toFile())).isNotNull();
+        // the name inside the folder is a folder itself: refused, nothing replaced, nothing left behind
+        Path blocked = Files.createDirectories(tmp.resolve("blocked/curves.png"));
+        Result refused = mvp("plot", a.toString(), "--out", blocked.getParent().toString());
+        assertThat(refused.code()).isEqualTo(2);
+        assertThat(refused.err().strip()).isEqualTo("mvp plot: error: cannot write " + blocked + ": it is a folder (name a file to write)");
+        assertThat(blocked).isDirectory().isEmptyDirectory();
+        // the parent of --out is a file: one line, exit 1, no Java class name
+        Path file = Files.writeString(tmp.resolve("afile"), "x");
+        Result notAFolder = mvp("plot", a.toString(), "--out", file.resolve("x.png").toString());
+        assertThat(notAFolder.code()).isEqualTo(1);
+        assertThat(notAFolder.err().strip()).isEqualTo("mvp plot: error: cannot write " + file.resolve("x.png") + ": "
+                + file + " is not a folder");
+        try (var files = Files.walk(tmp)) {
+            assertThat(files.map(Path::toString)).noneMatch(f -> f.contains(".tmp-"));
+        }
+        String png = tmp.resolve("s.png").toString();
+        for (String[] bad : new String[][] {{"--height", "-1", "--height must be in 0..10000 pixels (0: automatic), got -1"},
+                {"--height", "10001", "--height must be in 0..10000"}, {"--width", "199", "--width must be in 200..10000 pixels, got 199"},
+                {"--width", "100000", "--width must be in 200..10000"}, {"--height", "150", "--height 150 is too small for 2 panels (at least 200)"}}) {
+            Result r = mvp("plot", a.toString(), "--out", png, bad[0], bad[1]);
+            assertThat(r.code()).as(bad[0] + " " + bad[1]).isEqualTo(2);
+            assertThat(r.err()).contains(bad[2]);
+        }
+        assertThat(Path.of(png)).doesNotExist();
+    }
+
     @Test
     void conflictingOrMalformedEngineFlagsAreUsageErrors(@TempDir Path tmp) {
         String out = tmp.resolve("o").toString();

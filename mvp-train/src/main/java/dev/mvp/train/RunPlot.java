@@ -141,23 +141,68 @@ public final class RunPlot {
         return image;
     }
 
-    /** Reads the run folders, renders them and writes a PNG (atomically). Returns the runs read. */
+    /**
+     * Reads the run folders, renders them and writes a PNG atomically: into a temporary file next to {@code png}
+     * (removed again whatever happens), then moved over it; missing parent folders are created.
+     *
+     * @throws IllegalArgumentException if {@code png} is an existing folder (it is never replaced), or a run or
+     *                                  metric is unusable (see {@link #read}, {@link #render})
+     * @throws UncheckedIOException     {@code cannot write <png>: <reason in words>} (read-only file system,
+     *                                  permission denied, ...): one line, no Java class name
+     */
     public static List<RunMetrics> write(List<Path> runDirs, List<String> metrics, Path png, int width, int height,
                                          double smoothing) {
+        if (Files.isDirectory(png)) {
+            throw new IllegalArgumentException("cannot write " + png + ": it is a folder (name a file to write)");
+        }
         List<RunMetrics> runs = new ArrayList<>();
         List<String> names = names(runDirs);
         for (int i = 0; i < runDirs.size(); i++) runs.add(read(runDirs.get(i), names.get(i)));
         BufferedImage image = render(runs, metrics, width, height, smoothing);
+        Path tmp = null;
         try {
             Path parent = png.toAbsolutePath().getParent();
-            if (parent != null) Files.createDirectories(parent);
-            Path tmp = png.resolveSibling(png.getFileName() + ".tmp-" + ProcessHandle.current().pid());
-            if (!ImageIO.write(image, "png", tmp.toFile())) throw new IOException("no PNG writer");
+            if (parent != null && !Files.isDirectory(parent)) {
+                if (Files.exists(parent)) throw new IOException(parent + " is not a folder");
+                Files.createDirectories(parent);
+            }
+            Path tmpName = png.resolveSibling(png.getFileName() + ".tmp-" + ProcessHandle.current().pid());
+            // an OutputStream of our own: ImageIO.write(image, "png", File) prints a stack trace to standard error
+            // when it cannot open the file, and then says only "Can't create an ImageOutputStream!"
+            try (java.io.OutputStream os = new java.io.BufferedOutputStream(Files.newOutputStream(tmpName))) {
+                tmp = tmpName; // ours to remove from here on
+
+                if (!ImageIO.write(image, "png", os)) throw new IOException("no PNG writer in this Java runtime");
+            }
             Files.move(tmp, png, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            tmp = null;
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot write " + png + ": " + e.getMessage(), e);
+            throw new UncheckedIOException("cannot write " + png + ": " + reason(e), e);
+        } finally {
+            if (tmp != null) {
+                try {
+                    Files.deleteIfExists(tmp);
+                } catch (IOException ignored) {
+                    // the reason already reported is the one that matters
+                }
+            }
         }
         return runs;
+    }
+
+    /** Why a file operation failed, in words (never the exception's class name or a temporary file's path). */
+    static String reason(IOException e) {
+        if (e instanceof java.nio.file.AccessDeniedException) return "permission denied";
+        if (e instanceof java.nio.file.NoSuchFileException) return "its folder does not exist";
+        if (e instanceof java.nio.file.DirectoryNotEmptyException) return "it is a non-empty folder";
+        if (e instanceof java.nio.file.NotDirectoryException n) return n.getFile() + " is not a folder";
+        if (e instanceof java.nio.file.FileAlreadyExistsException f) return f.getFile() + " is in the way";
+        if (e instanceof java.nio.file.FileSystemException f && f.getReason() != null) {
+            String r = f.getReason();
+            return r.isEmpty() ? "input/output error" : Character.toLowerCase(r.charAt(0)) + r.substring(1);
+        }
+        if (e.getMessage() != null && !e.getMessage().isBlank()) return e.getMessage().lines().findFirst().orElse("").strip();
+        return "input/output error";
     }
 
     /** Short distinct labels: the folder names, with their parents where two are equal. */

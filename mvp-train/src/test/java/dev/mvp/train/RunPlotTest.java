@@ -75,6 +75,62 @@ class RunPlotTest {
         assertThatThrownBy(() -> RunPlot.read(empty, "empty")).hasMessageContaining("no steps");
     }
 
+    /**
+     * A PNG that cannot be written is one line with the reason in words, nothing on standard error (ImageIO used to
+     * print a stack trace there), no temporary file left behind and no folder ever replaced.
+     */
+    @Test
+    void unwritableTargetsAreOneLineAndLeaveNothingBehind(@TempDir Path tmp) throws Exception {
+        Path a = run(tmp.resolve("a"), 0, -1, -1);
+        java.io.PrintStream stderr = System.err;
+        java.io.ByteArrayOutputStream captured = new java.io.ByteArrayOutputStream();
+        System.setErr(new java.io.PrintStream(captured, true));
+        try {
+            // the temporary file cannot be opened (a folder holds its name): the open fails inside the write
+            Path out = Files.createDirectories(tmp.resolve("o1"));
+            Path png = out.resolve("x.png");
+            Path blocker = Files.createDirectory(out.resolve("x.png.tmp-" + ProcessHandle.current().pid()));
+            assertThatThrownBy(() -> RunPlot.write(List.of(a), List.of("loss"), png, 800, 600, 0))
+                    .isInstanceOf(java.io.UncheckedIOException.class)
+                    .hasMessage("cannot write " + png + ": is a directory");
+            assertThat(blocker).as("not ours: kept").isDirectory();
+            assertThat(png).doesNotExist();
+
+            // the parent is a file
+            Path file = Files.writeString(tmp.resolve("afile"), "x");
+            assertThatThrownBy(() -> RunPlot.write(List.of(a), List.of("loss"), file.resolve("x.png"), 800, 600, 0))
+                    .hasMessage("cannot write " + file.resolve("x.png") + ": " + file + " is not a folder");
+
+            // a folder, empty or not, is never replaced
+            Path emptyFolder = Files.createDirectories(tmp.resolve("victim-empty"));
+            Path fullFolder = Files.createDirectories(tmp.resolve("victim"));
+            Files.writeString(fullFolder.resolve("keep.txt"), "keep");
+            for (Path folder : List.of(emptyFolder, fullFolder)) {
+                assertThatThrownBy(() -> RunPlot.write(List.of(a), List.of("loss"), folder, 800, 600, 0))
+                        .isInstanceOf(IllegalArgumentException.class)
+                        .hasMessage("cannot write " + folder + ": it is a folder (name a file to write)");
+                assertThat(folder).isDirectory();
+            }
+            assertThat(fullFolder.resolve("keep.txt")).hasContent("keep");
+            try (var files = Files.walk(tmp)) {
+                assertThat(files.map(Path::toString)).as("no temporary file anywhere")
+                        .noneMatch(f -> f.contains(".tmp-") && !f.equals(blocker.toString()));
+            }
+        } finally {
+            System.setErr(stderr);
+        }
+        assertThat(captured.toString()).as("nothing printed on standard error").isEmpty();
+    }
+
+    @Test
+    void reasonsAreWordsNotClassNames() {
+        assertThat(RunPlot.reason(new java.nio.file.FileSystemException("/r/x.png.tmp-1", null, "Read-only file system")))
+                .isEqualTo("read-only file system");
+        assertThat(RunPlot.reason(new java.nio.file.AccessDeniedException("/r/x.png.tmp-1"))).isEqualTo("permission denied");
+        assertThat(RunPlot.reason(new java.nio.file.NoSuchFileException("/r/x.png.tmp-1"))).isEqualTo("its folder does not exist");
+        assertThat(RunPlot.reason(new java.io.IOException())).isEqualTo("input/output error");
+    }
+
     @Test
     void smoothingIsTensorBoardsDebiasedMovingAverage() {
         double[] s = RunPlot.smooth(new double[] {1, 2, Double.NaN, 4}, 0.5);
