@@ -45,6 +45,11 @@ import java.util.Objects;
  * and the image size it was made for ({@code pos_embed}; else the relative table's grid), pooling ({@code fc_norm}
  * present: mean pooling; else CLS with the final {@code norm}). A classifier {@code head.*} in the file is ignored.
  *
+ * <p><b>Damaged files</b> are refused naming the tensor: a gap in the block numbering or a block lacking a tensor
+ * block 0 has ({@link #blockDepth}); safetensors metadata stating a depth, width, patch size or image size other than
+ * the tensors give ({@code checkMetadata}); NaN or infinite values in a loaded weight (one {@code isfinite().all()}
+ * per tensor).
+ *
  * <p><b>Attention heads</b> are in no weight shape of a plain ViT. Every source that states them is consulted and all
  * must agree, else loading fails naming both ({@link #resolveHeads}): {@link Options#heads()} (the {@code --heads}
  * flag), the safetensors metadata ({@code mvp_vit_config}, the configuration {@code ./mvp export} records, or a
@@ -138,7 +143,7 @@ public final class BackboneFiles {
                         int b = blockIndex(n);
                         if (b >= depth) continue;
                     }
-                    weights.put(n, w.tensor(name));
+                    weights.put(n, finiteTensor(w, name));
                 }
                 VitCheckpoints.copyInto(vit, weights, file + (prefix.isEmpty() ? "" : " (" + prefix + "*)"),
                         PositionResampling.Style.TIMM, true);
@@ -184,7 +189,7 @@ public final class BackboneFiles {
                     if (!name.startsWith(prefix)) continue;
                     String n = name.substring(prefix.length());
                     if (n.startsWith("head.") || n.startsWith("lm_head.")) continue;
-                    weights.put(n, w.tensor(name));
+                    weights.put(n, finiteTensor(w, name));
                 }
                 report = VitCheckpoints.copyInto(vit, weights, file + (prefix.isEmpty() ? "" : " (" + prefix + "*)"),
                         PositionResampling.Style.BEIT, false);
@@ -198,11 +203,27 @@ public final class BackboneFiles {
 
     /** The configuration {@link #load} would use for {@code source} with all blocks and its own image size. */
     public static VitConfig inferConfig(Path source, int heads) {
+        return describe(source, heads).config();
+    }
+
+    /**
+     * What {@link #load} would build, read from names, shapes and metadata only (no weights are copied).
+     *
+     * @param layout      {@code "beit"} when the file has relative position tables (BEiT's layout), else {@code "timm"}
+     * @param headsSource where the heads came from, as {@link Loaded#headsSource()} says it
+     */
+    public record Inferred(Path weightFile, String prefix, VitConfig config, String layout, String headsSource) {}
+
+    /** The architecture {@link #load} would use for {@code source} (heads resolved the same way; 0: inferred). */
+    public static Inferred describe(Path source, int heads) {
         Path file = weightFile(source);
         int presetHeads = Files.isDirectory(source) ? runHeads(source) : 0;
         try (Weights w = Weights.open(file)) {
             String prefix = prefixOf(w);
-            return infer(w, prefix, heads(w, prefix, heads, presetHeads).count());
+            Heads h = heads(w, prefix, heads, presetHeads);
+            VitConfig config = infer(w, prefix, h.count());
+            return new Inferred(file, prefix, config, config.relativePosition() == RelativePosition.NONE ? "timm" : "beit",
+                    h.source());
         }
     }
 
@@ -276,11 +297,7 @@ public final class BackboneFiles {
             throw bad(w, prefix + "patch_embed.proj.weight", "shape is not [" + width + ", 3, p, p]");
         }
         int patchSize = (int) patch[2];
-        int depth = 0;
-        for (String name : w.names()) {
-            if (name.startsWith(prefix + "blocks.")) depth = Math.max(depth, blockIndex(name.substring(prefix.length())) + 1);
-        }
-        if (depth == 0) throw bad(w, prefix + "blocks.0.*", "missing: no transformer blocks");
+        int depth = blockDepth(w, prefix);
         long[] fc1 = shape(w, prefix, "blocks.0.mlp.fc1.weight");
         double mlpRatio = fc1[0] / (double) width;
         QkvBias bias = w.contains(prefix + "blocks.0.attn.qkv.bias") ? QkvBias.QKV
@@ -312,6 +329,7 @@ public final class BackboneFiles {
         if (heads == 0) heads = heads(w, prefix, 0, 0).count();
         if (width % heads != 0) throw new IllegalArgumentException("width " + width + " of " + w.path()
                 + " is not divisible by " + heads + " heads");
+        checkMetadata(w, prefix, depth, width, patchSize, grid * patchSize);
         return new VitConfig(grid * patchSize, patchSize, width, depth, heads, mlpRatio, bias, 1e-6,
                 layerScale ? 0.1 : 0, rel, absolute, 0, pooling, 0, VitConfig.AttentionKernel.SDPA);
     }
@@ -391,6 +409,121 @@ public final class BackboneFiles {
             }
         }
         return 0;
+    }
+
+    /**
+     * The number of transformer blocks: {@code blocks.0} to the highest {@code blocks.N}, every one holding each
+     * tensor {@code blocks.0} holds (a gap in the numbering, or a block with a tensor removed, is an error naming the
+     * first missing tensor rather than a model quietly left with its initial weights or cut short).
+     */
+    static int blockDepth(Weights w, String prefix) {
+        java.util.TreeMap<Integer, java.util.Set<String>> blocks = new java.util.TreeMap<>();
+        for (String name : w.names()) {
+            if (!name.startsWith(prefix + "blocks.")) continue;
+            String n = name.substring(prefix.length());
+            int b = blockIndex(n);
+            if (b < 0) continue;
+            blocks.computeIfAbsent(b, k -> new java.util.TreeSet<>()).add(n.substring(n.indexOf('.', "blocks.".length()) + 1));
+        }
+        if (blocks.isEmpty() || !blocks.containsKey(0)) {
+            throw bad(w, prefix + "blocks.0.*", blocks.isEmpty() ? "missing: no transformer blocks"
+                    : "missing (the file has blocks " + ranges(blocks.keySet()) + ")");
+        }
+        int depth = blocks.lastKey() + 1;
+        java.util.Set<String> first = blocks.get(0);
+        for (int b = 1; b < depth; b++) {
+            java.util.Set<String> has = blocks.getOrDefault(b, java.util.Set.of());
+            for (String t : first) {
+                if (!has.contains(t)) {
+                    throw bad(w, prefix + "blocks." + b + "." + t, "missing (the file has blocks " + ranges(blocks.keySet())
+                            + (has.isEmpty() ? "" : "; block " + b + " lacks a tensor block 0 has") + ")");
+                }
+            }
+        }
+        return depth;
+    }
+
+    /** {@code 0..4 and 6..11}. */
+    private static String ranges(java.util.Set<Integer> sorted) {
+        List<String> out = new java.util.ArrayList<>();
+        Integer start = null, prev = null;
+        for (int b : sorted) {
+            if (start == null) {
+                start = prev = b;
+            } else if (b == prev + 1) {
+                prev = b;
+            } else {
+                out.add(start.equals(prev) ? "" + start : start + ".." + prev);
+                start = prev = b;
+            }
+        }
+        if (start != null) out.add(start.equals(prev) ? "" + start : start + ".." + prev);
+        return String.join(" and ", out);
+    }
+
+    /**
+     * The architecture the safetensors metadata states (the {@code mvp_vit_config} of {@code ./mvp export}: depth,
+     * width, patchSize, imageSize; or the keys {@code depth}, {@code width}/{@code embed_dim}, {@code patch_size},
+     * {@code image_size}/{@code img_size}) must be what the tensors give: a file whose last block was cut off, or whose
+     * metadata belongs to another model, is refused naming both values.
+     */
+    private static void checkMetadata(Weights w, String prefix, int depth, int width, int patchSize, int imageSize) {
+        if (!(w instanceof SafeTensorsFile st)) return;
+        Map<String, String> meta = st.metadata();
+        JsonNode exported = null;
+        if (meta.get("mvp_vit_config") != null) {
+            try {
+                exported = JSON.readTree(meta.get("mvp_vit_config"));
+            } catch (IOException e) {
+                throw WeightFormatException.of(w.path(), "metadata mvp_vit_config is not JSON: " + e.getMessage());
+            }
+        }
+        record Stated(String what, int inferred, String from, String[] keys, String json) {}
+        List<Stated> checks = List.of(
+                new Stated("depth", depth, prefix + "blocks.0.." + prefix + "blocks." + (depth - 1), new String[] {"depth"}, "depth"),
+                new Stated("width", width, prefix + "cls_token", new String[] {"width", "embed_dim"}, "width"),
+                new Stated("patch size", patchSize, prefix + "patch_embed.proj.weight", new String[] {"patch_size"}, "patchSize"),
+                new Stated("image size", imageSize, "the position parameters' grid", new String[] {"image_size", "img_size"}, "imageSize"));
+        for (Stated c : checks) {
+            if (exported != null && exported.has(c.json())) {
+                JsonNode v = exported.get(c.json());
+                if (!v.canConvertToInt() || v.asInt() != c.inferred()) {
+                    throw WeightFormatException.of(w.path(), "metadata mvp_vit_config says " + c.what() + " " + v
+                            + " but the tensors give " + c.inferred() + " (" + c.from() + "): a damaged file or metadata of another model");
+                }
+            }
+            for (String key : c.keys()) {
+                String v = meta.get(key);
+                if (v == null) continue;
+                int stated;
+                try {
+                    stated = Integer.parseInt(v.trim());
+                } catch (NumberFormatException e) {
+                    throw WeightFormatException.of(w.path(), "metadata " + key + " '" + v + "' is not a number");
+                }
+                if (stated != c.inferred()) {
+                    throw WeightFormatException.of(w.path(), "metadata " + key + " says " + c.what() + " " + stated
+                            + " but the tensors give " + c.inferred() + " (" + c.from() + "): a damaged file or metadata of another model");
+                }
+            }
+        }
+    }
+
+    /**
+     * The tensor {@code name} of {@code w}, refused when it holds NaN or infinite values (one {@code isfinite().all()}
+     * per floating-point tensor; the counts are computed only for the message).
+     */
+    static Tensor finiteTensor(Weights w, String name) {
+        Tensor t = w.tensor(name);
+        if (!t.is_floating_point()) return t;
+        try (PointerScope checks = new PointerScope()) { // the bool temporaries are freed at once, not at load's end
+            if (t.isfinite().all().item_bool()) return t;
+            long nan = t.isnan().sum().item_long(), numel = t.numel();
+            long inf = numel - nan - t.isfinite().sum().item_long();
+            throw bad(w, name, "holds " + (nan > 0 ? nan + " NaN" : "") + (nan > 0 && inf > 0 ? " and " : "")
+                    + (inf > 0 ? inf + " infinite" : "") + " value" + (nan + inf == 1 ? "" : "s") + " of " + numel
+                    + ": a damaged file or a diverged run");
+        }
     }
 
     private static long[] shape(Weights w, String prefix, String name) {
