@@ -41,6 +41,18 @@ public final class SegmentationMetrics {
         this.areaLabel = new long[numClasses];
     }
 
+    private int skipped;
+
+    /** Counts an image left out of the metric (undecodable; see {@code SegTrainer.evaluate}). */
+    public void skip() {
+        skipped++;
+    }
+
+    /** Images left out of the metric because they could not be decoded. */
+    public int skipped() {
+        return skipped;
+    }
+
     public int numClasses() {
         return numClasses;
     }

@@ -198,7 +198,10 @@ public final class SegTrainer {
     }
 
     /**
-     * Evaluates {@code model} on every pair of {@code data} with mmseg's metric at the label maps' resolution.
+     * Evaluates {@code model} on every pair of {@code data} with mmseg's metric at the label maps' resolution. An image
+     * that cannot be decoded is left out with a warning on standard error and counted
+     * ({@link SegmentationMetrics#skipped()}); a label map that cannot be read or holds a value that is no class is an
+     * error ({@link SegmentationData#label}).
      */
     public static SegmentationMetrics evaluate(Segmenter model, SegmentationData data, SegInference.Mode mode,
                                                int stride, int batch, Progress progress) {
@@ -216,7 +219,12 @@ public final class SegTrainer {
             try {
                 image = decoder.decode(data.image(i));
             } catch (DecodeException e) {
-                throw new DataException("cannot decode image " + e.getMessage(), e);
+                // after training a bad file must not cost the run: left out, warned and counted, as the evaluation
+                // loader does (SegmentationData.verify finds such files before training)
+                System.err.println("mvp: warning: validation image left out of the metric: " + e.getMessage());
+                metrics.skip();
+                progress.update("evaluation", i + 1, data.size());
+                continue;
             }
             LabelMap label = data.label(i);
             if (label.width() != image.width() || label.height() != image.height()) {
