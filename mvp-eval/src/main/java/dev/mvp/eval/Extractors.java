@@ -62,11 +62,14 @@ public final class Extractors {
                 + ", heads " + full.heads() + ", block " + block + " of " + full.depth());
     }
 
-    /** A file's identity for cache keys: absolute path, size and modification time. */
+    /**
+     * A file's identity for cache keys and logs: absolute path, size and modification time (ISO-8601 UTC, to the
+     * millisecond, e.g. {@code 2026-12-04T17:03:12.464Z}).
+     */
     public static String identity(Path file) {
         try {
             return file.toAbsolutePath().normalize() + " (" + Files.size(file) + " bytes, modified "
-                    + Files.getLastModifiedTime(file).toMillis() + ")";
+                    + Files.getLastModifiedTime(file).toInstant().truncatedTo(java.time.temporal.ChronoUnit.MILLIS) + ")";
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read " + file + ": " + e.getMessage(), e);
         }

@@ -100,6 +100,18 @@ public final class FeatureCache {
      */
     public FeatureSet getOrExtract(FeatureExtractor extractor, ImageDataset dataset, int batchSize, int workers,
                                    ImageDecoder decoder, String phase, Progress progress, boolean[] hit) {
+        return getOrExtract(extractor, dataset, batchSize, workers, decoder, Features.DEFAULT_MAX_BAD_FRACTION, phase,
+                progress, hit);
+    }
+
+    /**
+     * As {@link #getOrExtract(FeatureExtractor, ImageDataset, int, int, ImageDecoder, String, Progress, boolean[])},
+     * extracting with {@link Features#extract(FeatureExtractor, ImageDataset, int, int, ImageDecoder, double, String,
+     * Progress)}'s {@code maxBadFraction} (not part of the key: a complete entry holds every decodable image).
+     */
+    public FeatureSet getOrExtract(FeatureExtractor extractor, ImageDataset dataset, int batchSize, int workers,
+                                   ImageDecoder decoder, double maxBadFraction, String phase, Progress progress,
+                                   boolean[] hit) {
         Path dir = entry(extractor, dataset, decoder);
         if (Files.isRegularFile(dir.resolve("manifest.json"))) {
             FeatureSet cached = read(dir);
@@ -109,7 +121,7 @@ public final class FeatureCache {
             }
             cached.close();
         }
-        FeatureSet set = Features.extract(extractor, dataset, batchSize, workers, decoder, phase, progress);
+        FeatureSet set = Features.extract(extractor, dataset, batchSize, workers, decoder, maxBadFraction, phase, progress);
         Map<String, String> about = new LinkedHashMap<>();
         about.put("extractor", extractor.describe());
         about.put("transform", extractor.transform().describe());

@@ -44,6 +44,19 @@ public final class Features {
     /** As {@link #extract(FeatureExtractor, ImageDataset, int, int, String, Progress)}, decoding with {@code decoder}. */
     public static FeatureSet extract(FeatureExtractor extractor, ImageDataset dataset, int batchSize, int workers,
                                      ImageDecoder decoder, String phase, Progress progress) {
+        return extract(extractor, dataset, batchSize, workers, decoder, DEFAULT_MAX_BAD_FRACTION, phase, progress);
+    }
+
+    /** The share of a dataset's images that may be undecodable before extraction stops (1%). */
+    public static final double DEFAULT_MAX_BAD_FRACTION = 0.01;
+
+    /**
+     * As {@link #extract(FeatureExtractor, ImageDataset, int, int, ImageDecoder, String, Progress)}, stopping with a
+     * {@link TooManyBadImages} when more than {@code maxBadFraction} of the images cannot be decoded (the loader's
+     * rule, {@link dev.mvp.data.LoaderConfig#maxBadFraction()}).
+     */
+    public static FeatureSet extract(FeatureExtractor extractor, ImageDataset dataset, int batchSize, int workers,
+                                     ImageDecoder decoder, double maxBadFraction, String phase, Progress progress) {
         Torch.init();
         if (PointerScope.getInnerScope() != null) {
             throw new IllegalStateException("extract features outside any PointerScope: the result is long-lived");
@@ -52,7 +65,10 @@ public final class Features {
         Tensor all = torch.empty(new long[] {n, extractor.dim()});
         int[] labels = new int[n];
         int done = 0, skipped;
-        try (BatchLoader images = BatchLoader.evaluation(dataset, extractor.transform(), loaderConfig(batchSize, workers, decoder))) {
+        LoaderConfig config = loaderConfig(batchSize, workers, decoder).withMaxBadFraction(maxBadFraction);
+        TooManyBadImages.Counter warnings = new TooManyBadImages.Counter(config.warnings());
+        config = config.withWarnings(warnings);
+        try (BatchLoader images = BatchLoader.evaluation(dataset, extractor.transform(), config)) {
             while (images.hasNext()) {
                 int count;
                 try (PointerScope scope = new PointerScope()) {
@@ -72,7 +88,7 @@ public final class Features {
             skipped = Math.toIntExact(images.badFiles());
         } catch (RuntimeException e) {
             all.close();
-            throw e;
+            throw warnings.explain(e, n, maxBadFraction, dataset.describe());
         }
         if (done < n) { // undecodable files were left out: keep the rows that were filled
             Tensor kept = all.narrow(0, 0, done).clone();
