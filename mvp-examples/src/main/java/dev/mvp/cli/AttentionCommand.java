@@ -29,8 +29,6 @@ import picocli.CommandLine.Option;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.LocalDateTime;
-import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -39,9 +37,10 @@ import java.util.concurrent.Callable;
 
 /** {@code mvp attention}: Figure 3's CLS attention maps for a folder or file list of images, as PNG sheets. */
 @Command(name = "attention", mixinStandardHelpOptions = true, showDefaultValues = true, sortOptions = false,
+        header = "CLS attention maps of the last block (the paper's Figure 3).",
         description = {
-                "CLS attention maps (the paper's Figure 3, DINO's visualize_attention.py): the last block's attention",
-                "of the CLS token to every patch, averaged over the heads, upsampled and overlaid on the image.",
+                "DINO's visualize_attention.py: the last block's attention of the CLS token to every patch, averaged "
+                        + "over the heads, upsampled and overlaid on the image.",
                 "Writes PNG sheets (image | map | overlay per row), maps.safetensors and results.json."})
 final class AttentionCommand implements Callable<Integer> {
 
@@ -87,7 +86,7 @@ final class AttentionCommand implements Callable<Integer> {
 
     @CommandLine.Mixin DecoderOption decoderOption;
 
-    @Option(names = "--out", paramLabel = "DIR", description = "Output folder (default: runs/attention-<time>).")
+    @Option(names = "--out", paramLabel = "DIR", description = "Output folder (default: runs/attention-<time> in the working directory).")
     Path outDir;
 
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;
@@ -106,8 +105,7 @@ final class AttentionCommand implements Callable<Integer> {
             throw new Main.UsageException("--upsample: " + e.getMessage());
         }
         String decoderName = decoderOption.checkedName();
-        Path dir = outDir != null ? outDir : Path.of(System.getProperty("mvp.home", "."), "runs",
-                "attention-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
+        Path dir = RunFolders.orDefault(outDir, "attention");
         Torch.setThreads(threads > 0 ? threads : Runtime.getRuntime().availableProcessors());
         ImageDecoder decoder = DecoderOption.open(decoderName); // the loader's, and re-decodes each image for its sheet
         ImageDataset folder = ImageDataset.open(images); // a folder or a file list, by what the path is
@@ -128,6 +126,7 @@ final class AttentionCommand implements Callable<Integer> {
             json.put("command", "attention");
             json.put("protocol", "CLS-query attention of the last block, mean over heads, patches only; " + mode.name().toLowerCase(java.util.Locale.ROOT) + " upsampling");
             json.put("backbone", loaded.weightFile().toString());
+            json.put("backbone_file", Backbones.identity(loaded.weightFile()));
             json.put("model", vit.description());
             json.put("transform", transform.describe());
             json.put("decoder", ImageDecoders.nameOf(decoder));

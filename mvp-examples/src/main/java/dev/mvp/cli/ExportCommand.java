@@ -20,6 +20,7 @@ import java.util.concurrent.Callable;
  * folder without a checkpoint, or weights that do not fit (messages name the file and tensor).
  */
 @Command(name = "export", mixinStandardHelpOptions = true, showDefaultValues = true, sortOptions = false,
+        header = "A pretrain checkpoint's backbone as timm or BEiT safetensors.",
         description = {
                 "Export the student backbone of a pre-training checkpoint (mvp pretrain) as safetensors in timm's or "
                         + "BEiT's naming, which Python's load_state_dict(..., strict=True) reads without renaming.",

@@ -9,6 +9,8 @@ import dev.mvp.eval.FeatureSet;
 import dev.mvp.eval.FeatureSpec;
 import dev.mvp.eval.Features;
 import dev.mvp.eval.Progress;
+import dev.mvp.eval.TooManyBadImages;
+import dev.mvp.data.DataException;
 import dev.mvp.data.ImageDecoder;
 import dev.mvp.data.ImageDecoders;
 import picocli.CommandLine.Mixin;
@@ -21,8 +23,8 @@ import java.nio.file.Path;
 final class FeatureOptions {
 
     @Option(names = "--backbone", paramLabel = "FILE|DIR|raw-pixels", required = true,
-            description = {"Backbone weights in timm's or BEiT's layout (safetensors or .pth; e.g. from ./mvp export), a",
-                    "pretrain run folder or checkpoint folder, or 'raw-pixels' (the pixels themselves, in [0, 1])."})
+            description = "Backbone weights in timm's or BEiT's layout (safetensors or .pth; e.g. from ./mvp export), a "
+                    + "pretrain run folder or checkpoint folder, or 'raw-pixels' (the pixels themselves, in [0, 1]).")
     String backbone;
 
     @Option(names = "--pooling", paramLabel = "cls|mean|both", defaultValue = "cls",
@@ -54,12 +56,18 @@ final class FeatureOptions {
     @Option(names = "--workers", paramLabel = "N", defaultValue = "0", description = "Image decoding threads (0: all cores).")
     int workers;
 
-    @Option(names = "--cache", paramLabel = "DIR", defaultValue = "${sys:mvp.home:-.}/runs/feature-cache",
-            description = "Feature cache folder (safetensors shards keyed by backbone file, transform, decoder and dataset).")
+    @Option(names = "--cache", paramLabel = "DIR", defaultValue = RunFolders.FEATURE_CACHE,
+            description = "Feature cache folder (safetensors shards keyed by backbone file, transform, decoder and "
+                    + "dataset); the default is relative to the working directory, as the run folders are.")
     Path cache;
 
     @Option(names = "--no-cache", description = "Neither read nor write the feature cache.")
     boolean noCache;
+
+    @Option(names = "--max-bad-fraction", paramLabel = "F", defaultValue = "" + Features.DEFAULT_MAX_BAD_FRACTION,
+            description = "Stop when more than this fraction of a split's images cannot be decoded (each is warned "
+                    + "about and left out of the features).")
+    double maxBadFraction;
 
     @Mixin DecoderOption decoderOption;
 
@@ -71,6 +79,9 @@ final class FeatureOptions {
         if (heads < 0) throw new Main.UsageException("--heads must be >= 0, got " + heads);
         if (imageSize < 0) throw new Main.UsageException("--img-size must be >= 0, got " + imageSize);
         if (cropPct < 0 || cropPct > 1) throw new Main.UsageException("--crop-pct must be in (0, 1], got " + cropPct);
+        if (!(maxBadFraction >= 0 && maxBadFraction <= 1)) {
+            throw new Main.UsageException("--max-bad-fraction must be in [0, 1], got " + maxBadFraction);
+        }
         if (!backbone.equals(Extractors.RAW_PIXELS) && !java.nio.file.Files.exists(Path.of(backbone))) {
             throw new Main.UsageException("--backbone " + backbone + ": no such file or folder (or give raw-pixels)");
         }
@@ -116,16 +127,26 @@ final class FeatureOptions {
 
     /** Features of {@code dataset}, from the cache when possible; says which on {@code out}. */
     FeatureSet features(FeatureExtractor extractor, ImageDataset dataset, String phase, PrintWriter out) {
+        try {
+            return featuresOrStop(extractor, dataset, phase, out);
+        } catch (TooManyBadImages e) {
+            throw new DataException(String.format(java.util.Locale.ROOT, "%s: %d of the %d images could not be decoded "
+                    + "(the %s above), more than --max-bad-fraction %s allows, in %s; last: %s", phase, e.bad(),
+                    e.images(), e.bad() == 1 ? "warning" : e.bad() + " warnings", e.maxBadFraction(), e.dataset(), e.last()), e);
+        }
+    }
+
+    private FeatureSet featuresOrStop(FeatureExtractor extractor, ImageDataset dataset, String phase, PrintWriter out) {
         long t0 = System.nanoTime();
         Progress progress = lines(out);
         FeatureSet set;
         if (noCache) {
-            set = Features.extract(extractor, dataset, batchSize, workerCount(), decoder(), phase, progress);
+            set = Features.extract(extractor, dataset, batchSize, workerCount(), decoder(), maxBadFraction, phase, progress);
             out.printf("%s: %d x %d extracted in %.1f s%n", phase, set.size(), set.dim(), (System.nanoTime() - t0) / 1e9);
         } else {
             FeatureCache c = new FeatureCache(cache);
             boolean[] hit = new boolean[1];
-            set = c.getOrExtract(extractor, dataset, batchSize, workerCount(), decoder(), phase, progress, hit);
+            set = c.getOrExtract(extractor, dataset, batchSize, workerCount(), decoder(), maxBadFraction, phase, progress, hit);
             out.printf("%s: %d x %d %s in %.1f s (%s)%n", phase, set.size(), set.dim(), hit[0] ? "read from the cache" : "extracted",
                     (System.nanoTime() - t0) / 1e9, c.entry(extractor, dataset, decoder()));
         }

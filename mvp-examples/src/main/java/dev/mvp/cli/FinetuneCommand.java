@@ -22,8 +22,6 @@ import picocli.CommandLine.Option;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.LocalDateTime;
-import java.time.format.DateTimeFormatter;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
@@ -31,12 +29,14 @@ import java.util.concurrent.Callable;
 
 /** {@code mvp finetune}: end-to-end fine-tuning with BEiT's/MVP's recipe as the defaults. */
 @Command(name = "finetune", mixinStandardHelpOptions = true, showDefaultValues = true, sortOptions = false,
+        header = "End-to-end fine-tuning as a classifier (BEiT's/MVP's recipe).",
         description = {
-                "Fine-tunes a backbone as an image classifier, BEiT's/MVP's recipe by default (ViT-B, the paper's Table 1):",
-                "AdamW lr 4e-3 at batch 1024, 100 epochs with 20 warm-up then cosine, layer decay 0.65, drop path 0.1,",
-                "label smoothing 0.1, Mixup 0.8 / CutMix 1.0 (switch 0.5), RandAugment rand-m9-mstd0.5-inc1, random erasing 0.25.",
+                "The defaults are BEiT's/MVP's recipe for ViT-B (the paper's Table 1): AdamW lr 4e-3 at batch 1024, "
+                        + "100 epochs with 20 warm-up then cosine, layer decay 0.65, drop path 0.1, label smoothing 0.1, "
+                        + "Mixup 0.8 / CutMix 1.0 (switch 0.5), RandAugment rand-m9-mstd0.5-inc1, random erasing 0.25.",
                 "Writes results.json (per-epoch history) and the fine-tuned model.safetensors.",
-                "Small run: --epochs 8 --warmup-epochs 1 --batch-size 50 --lr 3e-3 --layer-decay 0.75"})
+                "Small run:",
+                "  --epochs 8 --warmup-epochs 1 --batch-size 50 --lr 3e-3 --layer-decay 0.75"})
 final class FinetuneCommand implements Callable<Integer> {
     private static final FinetuneConfig PAPER = FinetuneConfig.paper();
 
@@ -116,7 +116,7 @@ final class FinetuneCommand implements Callable<Integer> {
 
     @Mixin DecoderOption decoderOption;
 
-    @Option(names = "--out", paramLabel = "DIR", description = "Output folder (default: runs/finetune-<time>).")
+    @Option(names = "--out", paramLabel = "DIR", description = "Output folder (default: runs/finetune-<time> in the working directory).")
     Path outDir;
 
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;
@@ -138,8 +138,7 @@ final class FinetuneCommand implements Callable<Integer> {
         if (!Files.exists(backbone)) throw new Main.UsageException("--backbone " + backbone + ": no such file or folder");
         if (threads < 0 || workers < 0 || heads < 0) throw new Main.UsageException("--threads, --workers and --heads must be >= 0");
         String decoderName = decoderOption.checkedName();
-        Path dir = outDir != null ? outDir : Path.of(System.getProperty("mvp.home", "."), "runs",
-                "finetune-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
+        Path dir = RunFolders.orDefault(outDir, "finetune");
         LabelledSplits.Opened sets = splits.open("fine-tuning");
         ImageDataset trainSet = sets.train(), valSet = sets.val();
         if (trainSet.size() < batchSize) {
@@ -196,6 +195,7 @@ final class FinetuneCommand implements Callable<Integer> {
             json.put("command", "finetune");
             json.put("protocol", "BEiT run_class_finetuning.py recipe (RandAugment rand-m9-mstd0.5-inc1, see docs/EVALUATION.md)");
             json.put("backbone", ft.weightFile().toString());
+            json.put("backbone_file", Backbones.identity(ft.weightFile()));
             json.put("model", model.description());
             json.putPOJO("missing_from_file", ft.report().missing());
             json.putPOJO("unused_from_file", ft.report().unexpected());

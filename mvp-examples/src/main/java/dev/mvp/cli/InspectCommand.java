@@ -1,5 +1,7 @@
 package dev.mvp.cli;
 
+import dev.mvp.eval.BackboneFiles;
+import dev.mvp.models.VitConfig;
 import dev.mvp.models.dalle.DalleEncoder;
 import dev.mvp.models.io.TensorInfo;
 import dev.mvp.models.io.TorchCheckpoint;
@@ -27,6 +29,7 @@ import java.util.concurrent.Callable;
  * loaded; a TorchScript archive is opened by libtorch). Exit 2 for a missing file, 1 for an unreadable one.
  */
 @Command(name = "inspect", mixinStandardHelpOptions = true, showDefaultValues = true, sortOptions = false,
+        header = "A weight file's tensors and the layout it is detected as.",
         description = {
                 "List the tensors of a weight file (safetensors, torch.save .pt/.pth/.bin, TorchScript): name, dtype, "
                         + "shape; the total parameter count; and the teacher layout it was detected as.",
@@ -69,10 +72,47 @@ final class InspectCommand implements Callable<Integer> {
             out.printf(Locale.ROOT, "%d tensors, %,d parameters (floating-point values)%s%n", infos.size(), floating,
                     other == 0 ? "" : String.format(Locale.ROOT, ", %,d integer or boolean values", other));
             Optional<Teachers.Detected> detected = Teachers.detect(weights);
-            out.println("layout: " + detected.map(d -> d.kind() + " " + d.layout() + ": " + d.description())
-                    .orElseGet(() -> otherLayout(weights)));
+            Optional<BackboneFiles.Inferred> vit = backbone(file, weights);
+            if (vit.isPresent() && vit.get().layout().equals("beit")) {
+                // BEiT's layout (relative position tables, q/v biases): what export --format beit, finetune and
+                // segment write; a DINO teacher never has it
+                out.println("layout: vit beit: ViT backbone in BEiT's layout" + under(vit.get().prefix()) + ": "
+                        + summary(vit.get()));
+            } else {
+                out.println("layout: " + detected.map(d -> d.kind() + " " + d.layout() + ": " + headsAsResolved(d, vit))
+                        .orElseGet(() -> otherLayout(weights)));
+            }
+            // the heads as knn, linprobe, finetune, segment and attention resolve them (BackboneFiles)
+            vit.ifPresent(v -> out.println("backbone: " + v.layout() + " layout, " + summary(v)));
         }
         return 0;
+    }
+
+    /** The ViT backbone the evaluation commands would read from the file, if they can read one. */
+    private static Optional<BackboneFiles.Inferred> backbone(Path file, Weights weights) {
+        if (weights instanceof dev.mvp.models.io.TorchScriptArchive) return Optional.empty();
+        try {
+            return Optional.of(BackboneFiles.describe(file, 0));
+        } catch (RuntimeException e) { // not a ViT in timm's or BEiT's naming, or heads that cannot be resolved
+            return Optional.empty();
+        }
+    }
+
+    private static String under(String prefix) {
+        return prefix.isEmpty() ? "" : " ('" + prefix + "*')";
+    }
+
+    private static String summary(BackboneFiles.Inferred v) {
+        VitConfig c = v.config();
+        return "width " + c.width() + ", depth " + c.depth() + ", patch " + c.patchSize() + ", image " + c.imageSize()
+                + ", heads " + c.heads() + " from " + v.headsSource();
+    }
+
+    /** A teacher's description with its heads replaced by the backbone's resolved heads and their source. */
+    private static String headsAsResolved(Teachers.Detected d, Optional<BackboneFiles.Inferred> vit) {
+        if (vit.isEmpty()) return d.description();
+        return d.description().replaceFirst("heads \\d+ \\(width / 64\\)",
+                java.util.regex.Matcher.quoteReplacement("heads " + vit.get().config().heads() + " from " + vit.get().headsSource()));
     }
 
     /** For a {@code torch.save} checkpoint: where the state dict was found, and what else is at the top level. */

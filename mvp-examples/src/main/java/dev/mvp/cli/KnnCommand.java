@@ -14,17 +14,18 @@ import picocli.CommandLine.Option;
 
 import java.io.PrintWriter;
 import java.nio.file.Path;
-import java.time.LocalDateTime;
-import java.time.format.DateTimeFormatter;
 import java.util.List;
 import java.util.concurrent.Callable;
 
 /** {@code mvp knn}: DINO's weighted k-NN on frozen features. */
 @Command(name = "knn", mixinStandardHelpOptions = true, showDefaultValues = true, sortOptions = false,
+        header = "Weighted k-NN top-1/top-5 on frozen features (DINO's protocol).",
         description = {
-                "Weighted k-NN classification on frozen features, DINO's protocol (eval_knn.py): cosine similarity,",
-                "the k nearest training images vote with weight exp(similarity / T). Prints top-1/top-5 and writes",
-                "results.json. Example: ./mvp knn --backbone raw-pixels --train ../shared/data/cifar10/train --val ../shared/data/cifar10/test"})
+                "DINO's eval_knn.py: L2-normalised features, cosine similarity, the k nearest training images vote "
+                        + "with weight exp(similarity / T). Prints top-1/top-5 and writes results.json.",
+                "Example:",
+                "  ./mvp knn --backbone raw-pixels \\",
+                "    --train ../shared/data/cifar10/train --val ../shared/data/cifar10/test"})
 final class KnnCommand implements Callable<Integer> {
 
     @Mixin FeatureOptions features;
@@ -39,7 +40,7 @@ final class KnnCommand implements Callable<Integer> {
             description = "Vote temperature.")
     double temperature;
 
-    @Option(names = "--out", paramLabel = "DIR", description = "Result folder for results.json (default: runs/knn-<time>).")
+    @Option(names = "--out", paramLabel = "DIR", description = "Result folder for results.json (default: runs/knn-<time> in the working directory).")
     Path outDir;
 
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;
@@ -50,8 +51,7 @@ final class KnnCommand implements Callable<Integer> {
         for (int k : ks) if (k < 1) throw new Main.UsageException("--k must be >= 1, got " + k);
         features.validate();
         features.spec();
-        Path dir = outDir != null ? outDir : Path.of(System.getProperty("mvp.home", "."), "runs",
-                "knn-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
+        Path dir = RunFolders.orDefault(outDir, "knn");
         LabelledSplits.Opened sets = splits.open("k-NN");
         ImageDataset trainSet = sets.train(), valSet = sets.val();
         int maxK = ks.stream().mapToInt(Integer::intValue).max().orElseThrow();
@@ -72,6 +72,7 @@ final class KnnCommand implements Callable<Integer> {
                 json.put("command", "knn");
                 json.put("protocol", "DINO eval_knn.py: L2-normalised features, cosine similarity, votes exp(sim / T)");
                 json.put("backbone", features.backbone);
+                json.put("backbone_file", Backbones.identity(features.backbone));
                 json.put("features", extractor.describe());
                 json.put("transform", extractor.transform().describe());
                 json.put("decoder", features.decoderName());

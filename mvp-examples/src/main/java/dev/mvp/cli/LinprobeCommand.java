@@ -15,18 +15,19 @@ import picocli.CommandLine.Option;
 
 import java.io.PrintWriter;
 import java.nio.file.Path;
-import java.time.LocalDateTime;
-import java.time.format.DateTimeFormatter;
 import java.util.concurrent.Callable;
 
 /** {@code mvp linprobe}: MAE's linear probe on frozen, cached features. */
 @Command(name = "linprobe", mixinStandardHelpOptions = true, showDefaultValues = true, sortOptions = false,
+        header = "Linear probe on frozen features (MAE's protocol).",
         description = {
-                "Linear probing, MAE's protocol: BatchNorm without affine parameters + a linear layer trained on frozen",
-                "features with LARS (or SGD), lr = blr * batch / 256, warm-up then half-cycle cosine, 90 epochs.",
-                "By default features are extracted once (centre crops) and cached and the probe trains on them; --augment",
-                "runs MAE's per-epoch RandomResizedCrop + flip through the frozen backbone instead (slow).",
-                "Prints top-1/top-5 and writes results.json. Small data: e.g. --probe-batch-size 256 --optimizer sgd --blr 1"})
+                "MAE's main_linprobe.py: BatchNorm without affine parameters + a linear layer trained on frozen "
+                        + "features with LARS (or SGD), lr = blr * batch / 256, warm-up then half-cycle cosine, 90 epochs.",
+                "By default features are extracted once (centre crops) and cached and the probe trains on them; "
+                        + "--augment runs MAE's per-epoch RandomResizedCrop + flip through the frozen backbone instead (slow).",
+                "Prints top-1/top-5 and writes results.json.",
+                "Small data (about 100 images per class; LARS at batch 128, peak lr 0.5):",
+                "  --probe-batch-size 128 --blr 1"})
 final class LinprobeCommand implements Callable<Integer> {
 
     @Mixin FeatureOptions features;
@@ -59,10 +60,18 @@ final class LinprobeCommand implements Callable<Integer> {
     @Option(names = "--seed", paramLabel = "N", defaultValue = "0", description = "Seed of the probe's init and the shuffles.")
     long seed;
 
-    @Option(names = "--out", paramLabel = "DIR", description = "Result folder for results.json (default: runs/linprobe-<time>).")
+    @Option(names = "--out", paramLabel = "DIR", description = "Result folder for results.json (default: runs/linprobe-<time> in the working directory).")
     Path outDir;
 
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+    /** Runs of at most this many epochs print every epoch. */
+    static final int EVERY_EPOCH_UP_TO = 30;
+
+    static String epochLine(ProbeTrainer.Epoch e, String note) {
+        return String.format("  epoch %3d  loss %.4f  lr %.3g  top-1 %.2f%%  top-5 %.2f%%%s", e.epoch(), e.meanLoss(),
+                e.lastLr(), e.top1(), e.top5(), note);
+    }
 
     @Override public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
@@ -78,8 +87,7 @@ final class LinprobeCommand implements Callable<Integer> {
         if (augment && features.backbone.equals(dev.mvp.eval.Extractors.RAW_PIXELS)) {
             throw new Main.UsageException("--augment needs a backbone (its inputs are ImageNet-normalised crops), not raw-pixels");
         }
-        Path dir = outDir != null ? outDir : Path.of(System.getProperty("mvp.home", "."), "runs",
-                "linprobe-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
+        Path dir = RunFolders.orDefault(outDir, "linprobe");
         LabelledSplits.Opened sets = splits.open("the probe");
         ImageDataset trainSet = sets.train(), valSet = sets.val();
         long t0 = System.nanoTime();
@@ -99,11 +107,13 @@ final class LinprobeCommand implements Callable<Integer> {
                             + "on small data use a smaller --probe-batch-size or more --epochs%n", steps * config.epochs());
                 }
                 long t1 = System.nanoTime();
-                int every = Math.max(1, config.epochs() / 10);
+                // every epoch up to EVERY_EPOCH_UP_TO epochs, else about ten; the best epoch's line is added at the end
+                int every = config.epochs() <= EVERY_EPOCH_UP_TO ? 1 : Math.max(1, config.epochs() / 10);
+                java.util.Set<Integer> printed = new java.util.HashSet<>();
                 ProbeTrainer.Listener listener = e -> {
                     if (e.epoch() == 1 || e.epoch() % every == 0 || e.epoch() == epochs) {
-                        out.printf("  epoch %3d  loss %.4f  lr %.3g  top-1 %.2f%%  top-5 %.2f%%%n", e.epoch(), e.meanLoss(),
-                                e.lastLr(), e.top1(), e.top5());
+                        out.println(epochLine(e, ""));
+                        printed.add(e.epoch());
                         out.flush();
                     }
                 };
@@ -111,6 +121,10 @@ final class LinprobeCommand implements Callable<Integer> {
                         ? ProbeTrainer.trainAugmented(extractor, trainSet, va, config, features.workerCount(), features.decoder(), listener, null)
                         : ProbeTrainer.train(tr, va, config, listener, null);
                 double trainSeconds = (System.nanoTime() - t1) / 1e9;
+                if (!printed.contains(r.bestEpoch())) {
+                    r.history().stream().filter(e -> e.epoch() == r.bestEpoch()).findFirst()
+                            .ifPresent(e -> out.println(epochLine(e, "  (best)")));
+                }
                 out.printf("%nlinear probe after %d epochs: top-1 %.2f%%  top-5 %.2f%%   (best epoch %d: %.2f%%, for information: "
                         + "picking it selects on the evaluation set)%n", config.epochs(), r.top1(), r.top5(), r.bestEpoch(), r.bestTop1());
                 ObjectNode json = Results.object();
@@ -120,6 +134,7 @@ final class LinprobeCommand implements Callable<Integer> {
                         : "MAE main_linprobe.py on cached centre-crop features: BatchNorm1d(affine=False, eps=1e-6) + Linear");
                 json.put("augmented", augment);
                 json.put("backbone", features.backbone);
+                json.put("backbone_file", Backbones.identity(features.backbone));
                 json.put("features", extractor.describe());
                 json.put("transform", extractor.transform().describe());
                 json.put("decoder", features.decoderName());

@@ -14,7 +14,7 @@ import java.io.PrintWriter;
         description = "Masked image modeling guided by multimodal teachers (MVP, Wei et al. 2022) on libtorch.",
         subcommands = {PretrainCommand.class, PlotCommand.class, ExportCommand.class, MasksCommand.class, KnnCommand.class,
                 LinprobeCommand.class, AttentionCommand.class, FinetuneCommand.class, SegmentCommand.class, InspectCommand.class,
-                TargetsCommand.class, CommandLine.HelpCommand.class})
+                TargetsCommand.class, TablesCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
     /** Exit code of a runtime error. */

@@ -25,11 +25,15 @@ import java.util.concurrent.Callable;
  * blockwise masking masks at most the target and usually exactly it; MAE's random masking always exactly it).
  */
 @Command(name = "masks", mixinStandardHelpOptions = true, showDefaultValues = true, sortOptions = false,
+        header = "Statistics of a masking strategy, with an optional PNG sheet.",
         description = {
-                "Statistics of a masking strategy over many masks: the masked-count histogram, its mean, the fraction",
-                "of masks at exactly the target, the mean number of 4-connected blocks and how often border and",
-                "interior positions are masked; optionally a PNG sheet of example masks.",
-                "BEiT / MVP: --strategy beit --grid 14 --count 75.  MAE: --strategy random --count 147 (ratio 0.75)."})
+                "Over many masks: the masked-count histogram, its mean, the fraction of masks at exactly the target, "
+                        + "the mean number of 4-connected blocks and how often border and interior positions are "
+                        + "masked; optionally a PNG sheet of example masks.",
+                "BEiT / MVP:",
+                "  ./mvp masks --strategy beit --grid 14 --count 75",
+                "MAE (ratio 0.75):",
+                "  ./mvp masks --strategy random --count 147"})
 final class MasksCommand implements Callable<Integer> {
 
     /** The strategies this command can draw from. */

@@ -15,6 +15,7 @@ import java.util.concurrent.Callable;
 
 /** {@code mvp plot}: a run's (or several runs') loss and learning-rate curves from metrics.jsonl, as a PNG. */
 @Command(name = "plot", mixinStandardHelpOptions = true, showDefaultValues = true, sortOptions = false,
+        header = "Loss and learning-rate curves of pre-training runs, as a PNG.",
         description = {"Draws the curves of pre-training runs from their metrics.jsonl into a PNG: one panel per "
                 + "metric against the step, one colour per run (to compare ablations). Noisy metrics are drawn raw "
                 + "(faint) and smoothed; non-finite values (skipped steps) are left out."})

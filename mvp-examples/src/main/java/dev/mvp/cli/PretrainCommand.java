@@ -37,6 +37,7 @@ import static dev.mvp.train.PretrainConfig.*;
  * {@code --loss}; with no flags, a short real MVP run on the embedded CIFAR-10 sample.
  */
 @Command(name = "pretrain", mixinStandardHelpOptions = true, showDefaultValues = true, sortOptions = false,
+        header = "MVP pre-training (or another paper's recipe) of a ViT student.",
         description = {
                 "MVP pre-training: a ViT student learns to predict a frozen CLIP teacher's per-token features of the"
                         + " unmasked image from a blockwise-masked view (cosine alignment, equation 9 of the paper).",
@@ -44,7 +45,9 @@ import static dev.mvp.train.PretrainConfig.*;
                         + " mae-style-blockwise); --tokenizer, --masking, --backbone and --loss swap one part and keep"
                         + " the rest. The printed recipe and config.json name each part and what was swapped.",
                 "With no flags: a short real run on the embedded CIFAR-10 sample with ViT-Ti and a random teacher.",
-                "Paper scale: --model base --img-size 224 --patch-size 16 --batch-size 2048 --epochs 300 --teacher CLIP.safetensors"})
+                "Paper scale:",
+                "  ./mvp pretrain --model base --img-size 224 --patch-size 16 \\",
+                "    --batch-size 2048 --epochs 300 --teacher CLIP.safetensors"})
 final class PretrainCommand implements Callable<Integer> {
 
     @Option(names = "--data", paramLabel = "DIR|FILE", defaultValue = "${sys:mvp.home:-.}/data/cifar10-sample",

@@ -25,24 +25,25 @@ import picocli.CommandLine.Option;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.LocalDateTime;
-import java.time.format.DateTimeFormatter;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
 /** {@code mvp segment}: semantic segmentation on ADE20K-format data (light head or UperNet), scored by mmseg's mIoU. */
 @Command(name = "segment", mixinStandardHelpOptions = true, showDefaultValues = true, sortOptions = false,
+        header = "Semantic segmentation on ADE20K-format data, scored by mean IoU.",
         description = {
-                "Semantic segmentation on a ViT backbone with a light head (LayerNorm + linear per patch, for small runs) or",
-                "UperNet (BEiT's multi-level neck for patch 16 or 8 + mmseg's UPerHead, with its auxiliary FCN head in",
-                "training; the paper's head: --head upernet --channels 768 --img-size 512 --iters 160000 --batch-size 16",
-                "--train-backbone), trained on ADE20K-format data (images/<split>/*.jpg, annotations/<split>/*.png; label 0",
-                "ignored, 150 classes) with mmseg's crops (random rescale 0.5-2, cat_max_ratio retry, flip,",
-                "PhotoMetricDistortion) and scored with mmsegmentation's mean IoU (sliding-window or whole-image",
-                "inference). Writes results.json and the weights.",
-                "Attention heads: from --heads, the file's metadata, a run's preset or a BEiT relative position table (all",
-                "must agree); with none, assumed: width / 64 (the Ti/S/B/L of timm, DeiT, DINO, MAE, BEiT), 16 for the",
-                "ViT-H/g/G widths 1280/1408/1664. Pass --heads for a model with other heads."})
+                "A ViT backbone with a light head (LayerNorm + linear per patch, for small runs) or UperNet (BEiT's "
+                        + "multi-level neck for patch 16 or 8 + mmseg's UPerHead, with its auxiliary FCN head in "
+                        + "training), trained on ADE20K-format data (images/<split>/*.jpg, annotations/<split>/*.png; "
+                        + "label 0 ignored, 150 classes) with mmseg's crops (random rescale 0.5-2, cat_max_ratio retry, "
+                        + "flip, PhotoMetricDistortion) and scored with mmsegmentation's mean IoU (sliding-window or "
+                        + "whole-image inference). Writes results.json and the weights.",
+                "Attention heads: from --heads, the file's metadata, a run's preset or a BEiT relative position table "
+                        + "(all must agree); with none, assumed: width / 64 (the Ti/S/B/L of timm, DeiT, DINO, MAE, "
+                        + "BEiT), 16 for the ViT-H/g/G widths 1280/1408/1664. Pass --heads for a model with other heads.",
+                "The paper's head:",
+                "  --head upernet --channels 768 --img-size 512 --iters 160000 \\",
+                "    --batch-size 16 --train-backbone"})
 final class SegmentCommand implements Callable<Integer> {
 
     @Option(names = "--backbone", paramLabel = "FILE|DIR", required = true,
@@ -140,7 +141,7 @@ final class SegmentCommand implements Callable<Integer> {
 
     @CommandLine.Mixin DecoderOption decoderOption;
 
-    @Option(names = "--out", paramLabel = "DIR", description = "Output folder (default: runs/segment-<time>).")
+    @Option(names = "--out", paramLabel = "DIR", description = "Output folder (default: runs/segment-<time> in the working directory).")
     Path outDir;
 
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;
@@ -175,8 +176,9 @@ final class SegmentCommand implements Callable<Integer> {
                 throw new Main.UsageException("--head upernet: " + e.getMessage() + " (" + backbone + "); use --head linear");
             }
         }
-        Path dir = outDir != null ? outDir : Path.of(System.getProperty("mvp.home", "."), "runs",
-                "segment-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
+        Path dir = RunFolders.orDefault(outDir, "segment");
+        if (!Files.exists(data)) throw new dev.mvp.data.DataException("--data " + data + ": no such folder");
+        if (!Files.isDirectory(data)) throw new dev.mvp.data.DataException("--data " + data + " is a file, expected a folder");
         SegmentationData train = SegmentationData.open(data, trainSplit, numClasses, !noReduce).first(maxTrain);
         SegmentationData val = SegmentationData.open(data, valSplit, numClasses, !noReduce).first(maxVal);
         ImageDecoder decoder = DecoderOption.open(decoderName);
@@ -221,6 +223,7 @@ final class SegmentCommand implements Callable<Integer> {
                     + "and ground truth skipped)");
             json.put("head", model.describe());
             json.put("backbone", loaded.weightFile().toString());
+            json.put("backbone_file", Backbones.identity(loaded.weightFile()));
             json.put("model", model.backbone().description());
             json.put("train", train.describe());
             json.put("val", val.describe());

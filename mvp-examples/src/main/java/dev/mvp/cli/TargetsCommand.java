@@ -48,6 +48,7 @@ import java.util.stream.Stream;
  * tokenizer not available in this build), 1 for unreadable weights, pixels or images (messages name the file).
  */
 @Command(name = "targets", mixinStandardHelpOptions = true, showDefaultValues = true, sortOptions = false,
+        header = "A frozen teacher's per-token targets of images, as safetensors.",
         description = {
                 "Compute a frozen teacher's per-token targets for images and write them to a safetensors file "
                         + "(key 'targets': float32 [batch, tokens, dim], or int64 [batch, tokens] token ids).",

@@ -2,13 +2,17 @@ package dev.mvp.examples;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.mvp.cli.Backbones;
 
 import java.io.IOException;
 import java.io.PrintStream;
+import java.io.PrintWriter;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -19,29 +23,40 @@ import java.util.stream.Stream;
  * {@code finetune} and {@code segment} write: one row per backbone, one column per protocol (k-NN top-1 at k = 20,
  * linear-probe top-1, fine-tuning top-1 as in Table 1, segmentation mIoU as in Tables 2-3), as Markdown.
  *
+ * <p><b>One row per backbone, however it was named.</b> A pretrain run folder, one of its checkpoint folders and the
+ * checkpoint's {@code model.safetensors} are the same backbone: a row is keyed by the weight file the command read,
+ * {@code backbone_file} in results.json (written since the commands record it), else the {@code backbone} value
+ * resolved now as {@code --backbone} resolves it ({@link Backbones#identity}; relative paths from the working
+ * directory). Rows show that path relative to the working directory when it is inside it.
+ *
+ * <p><b>Several results for one cell</b> (say two linprobe runs of the same backbone): the newest is shown, by the
+ * modification time of its results.json (each command writes it once, at its end), and the cell says how many there
+ * were, e.g. {@code 75.4 (newest of 3)}.
+ *
  * <pre>
- * java ... dev.mvp.examples.EvalTables runs/          (every results.json below the folders given)
+ * ./mvp tables runs/       (every results.json below the folders given; what this class's main does)
  * </pre>
  */
 public final class EvalTables {
     private EvalTables() {}
 
-    /** One backbone's numbers (NaN where a protocol was not run). */
-    record Row(double knn, double linprobe, double finetune, double miou) {
-        Row with(String command, double value) {
-            return switch (command) {
-                case "knn" -> new Row(value, linprobe, finetune, miou);
-                case "linprobe" -> new Row(knn, value, finetune, miou);
-                case "finetune" -> new Row(knn, linprobe, value, miou);
-                case "segment" -> new Row(knn, linprobe, finetune, value);
-                default -> this;
-            };
+    /** The protocols, in column order. */
+    static final List<String> COMMANDS = List.of("knn", "linprobe", "finetune", "segment");
+
+    /** One protocol's value for one backbone: the newest result and how many there were. */
+    record Cell(double value, FileTime time, Path file, int count) {
+        Cell plus(Cell other) {
+            Cell newer = other.time.compareTo(time) > 0 ? other : this;
+            return new Cell(newer.value, newer.time, newer.file, count + other.count);
         }
     }
 
+    /** One backbone's cells by command (absent where a protocol was not run). */
+    record Row(Map<String, Cell> cells) {}
+
     public static void main(String[] args) {
         if (args.length == 0) {
-            System.err.println("usage: EvalTables FOLDER|results.json ...");
+            System.err.println("usage: EvalTables FOLDER|results.json ...   (or: ./mvp tables FOLDER ...)");
             System.exit(2);
         }
         List<Path> files = new ArrayList<>();
@@ -49,7 +64,8 @@ public final class EvalTables {
         print(table(files), System.out);
     }
 
-    static List<Path> find(Path p) {
+    /** Every results.json at or below {@code p}, sorted by path. */
+    public static List<Path> find(Path p) {
         if (Files.isRegularFile(p)) return List.of(p);
         try (Stream<Path> s = Files.walk(p)) {
             return s.filter(f -> f.getFileName().toString().equals("results.json")).sorted().toList();
@@ -58,29 +74,56 @@ public final class EvalTables {
         }
     }
 
-    /** Backbone -> row; a later file for the same backbone and protocol replaces an earlier one (files sorted by path). */
-    static Map<String, Row> table(List<Path> files) {
+    /** Backbone (as displayed) -> row. */
+    public static Map<String, Row> table(List<Path> files) {
         ObjectMapper json = new ObjectMapper();
         Map<String, Row> rows = new TreeMap<>();
         for (Path f : files) {
             JsonNode r;
+            FileTime time;
             try {
                 r = json.readTree(f.toFile());
+                time = Files.getLastModifiedTime(f);
             } catch (IOException e) {
                 throw new UncheckedIOException("cannot read " + f + ": " + e.getMessage(), e);
             }
             String command = r.path("command").asText();
-            String backbone = r.path("backbone").asText("?");
+            if (!COMMANDS.contains(command)) continue;
             double value = switch (command) {
                 case "knn" -> knnTop1(r);
                 case "linprobe", "finetune" -> number(r.path("top1"));
-                case "segment" -> 100 * number(r.path("mIoU"));
-                default -> Double.NaN;
+                default -> 100 * number(r.path("mIoU"));
             };
             if (Double.isNaN(value) && !command.equals("segment")) continue;
-            rows.put(backbone, rows.getOrDefault(backbone, new Row(Double.NaN, Double.NaN, Double.NaN, Double.NaN)).with(command, value));
+            Cell cell = new Cell(value, time, f, 1);
+            rows.computeIfAbsent(display(identity(r)), k -> new Row(new LinkedHashMap<>())).cells()
+                    .merge(command, cell, Cell::plus);
         }
         return rows;
+    }
+
+    /** The backbone a result is about: its recorded weight file, else its {@code backbone} resolved now. */
+    static String identity(JsonNode r) {
+        String recorded = r.path("backbone_file").asText("");
+        if (!recorded.isEmpty()) return recorded;
+        String given = r.path("backbone").asText("?");
+        try {
+            return Backbones.identity(given);
+        } catch (RuntimeException e) { // not a path at all
+            return given;
+        }
+    }
+
+    /** An absolute path inside the working directory, relative to it; anything else as it is. */
+    static String display(String identity) {
+        try {
+            Path p = Path.of(identity);
+            if (!p.isAbsolute()) return identity;
+            Path cwd = Path.of("").toAbsolutePath().normalize();
+            return p.startsWith(cwd) && !p.equals(cwd) ? cwd.relativize(p).toString() : identity;
+        } catch (RuntimeException e) {
+            return identity;
+        }
     }
 
     private static double knnTop1(JsonNode r) {
@@ -92,13 +135,33 @@ public final class EvalTables {
         return n.isNumber() ? n.asDouble() : Double.NaN;
     }
 
-    static void print(Map<String, Row> rows, PrintStream out) {
-        out.println("| backbone | k-NN top-1 (k=20) | linear probe top-1 | fine-tuning top-1 | segmentation mIoU |");
-        out.println("|---|---|---|---|---|");
-        rows.forEach((b, r) -> out.printf("| %s | %s | %s | %s | %s |%n", b, cell(r.knn()), cell(r.linprobe()), cell(r.finetune()), cell(r.miou())));
+    public static void print(Map<String, Row> rows, PrintStream out) {
+        PrintWriter w = new PrintWriter(out, true);
+        print(rows, w);
+        w.flush();
     }
 
-    private static String cell(double v) {
-        return Double.isNaN(v) ? "-" : String.format("%.1f", v);
+    public static void print(Map<String, Row> rows, PrintWriter out) {
+        out.println("| backbone | k-NN top-1 (k=20) | linear probe top-1 | fine-tuning top-1 | segmentation mIoU |");
+        out.println("|---|---|---|---|---|");
+        boolean several = false;
+        for (Map.Entry<String, Row> e : rows.entrySet()) {
+            StringBuilder line = new StringBuilder("| " + e.getKey() + " |");
+            for (String command : COMMANDS) {
+                Cell c = e.getValue().cells().get(command);
+                line.append(' ').append(cell(c)).append(" |");
+                several |= c != null && c.count() > 1;
+            }
+            out.println(line);
+        }
+        if (several) {
+            out.println();
+            out.println("(newest of N: N results for that backbone and protocol; the one whose results.json was written last is shown)");
+        }
+    }
+
+    private static String cell(Cell c) {
+        if (c == null || Double.isNaN(c.value())) return "-";
+        return String.format("%.1f", c.value()) + (c.count() > 1 ? " (newest of " + c.count() + ")" : "");
     }
 }

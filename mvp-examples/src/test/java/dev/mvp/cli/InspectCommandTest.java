@@ -65,6 +65,29 @@ class InspectCommandTest {
         assertThat(dalle.out()).contains("layout: dalle auto: DALL-E d-VAE encoder: n_hid 16, blocks/group 2, vocab 512");
     }
 
+    /** A file in BEiT's layout (what export --format beit, finetune and segment write) is not called a DINO teacher. */
+    @Test void reportsBeitsLayoutAndTheHeadsAsTheEvaluationCommandsResolveThem() {
+        dev.mvp.api.Torch.init();
+        Path file = tmp.resolve("beit.safetensors");
+        // width 192 with 4 heads: width / 64 would say 3; the metadata says 4, as segment reads it
+        dev.mvp.models.VitConfig config = dev.mvp.models.VitConfig.timm(192, 2, 4, 8).withImageSize(32)
+                .withQkvBias(dev.mvp.models.VitConfig.QkvBias.QV)
+                .withRelativePosition(dev.mvp.models.VitConfig.RelativePosition.PER_BLOCK).withAbsolutePosition(false);
+        try (var vit = dev.mvp.models.VisionTransformer.create(config);
+             var scope = new org.bytedeco.javacpp.PointerScope()) {
+            dev.mvp.models.VitCheckpoints.save(dev.mvp.models.io.StateDict.of(vit), dev.mvp.models.VitCheckpoints.Layout.BEIT,
+                    file, java.util.Map.of("num_heads", "4"));
+        }
+        Result r = mvp("inspect", file.toString());
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(r.out()).contains("layout: vit beit: ViT backbone in BEiT's layout: width 192, depth 2, patch 8",
+                "heads 4 from the file's metadata (4 heads)").doesNotContain("dino").doesNotContain("width / 64");
+        // the same heads and source as segment prints ("attention heads 4 from ...")
+        var inferred = dev.mvp.eval.BackboneFiles.describe(file, 0);
+        assertThat(r.out()).contains("backbone: beit layout, width 192, depth 2, patch 8, image 32, heads 4 from "
+                + inferred.headsSource());
+    }
+
     @Test void saysWhenNoTeacherIsRecognised() {
         Path file = TestPaths.fixture("clip/clip_w64_p16.io.safetensors");
         Result r = mvp("inspect", file.toString());

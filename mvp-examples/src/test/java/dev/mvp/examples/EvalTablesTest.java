@@ -28,6 +28,35 @@ class EvalTablesTest {
         assertThat(table).contains("| mvp.safetensors | 71.3 | 75.4 | - | 52.3 |");
     }
 
+    /** A run folder, its checkpoint folder and the checkpoint's model file are one backbone; the newest result wins. */
+    @Test
+    void oneBackboneHoweverItWasNamedAndTheNewestOfSeveralResults(@TempDir Path tmp) throws Exception {
+        Path run = tmp.resolve("runs/pretrain-x");
+        Path ckpt = run.resolve("checkpoints/step-00000100");
+        Files.createDirectories(ckpt);
+        Files.writeString(ckpt.resolve("model.safetensors"), "weights");
+        Files.writeString(run.resolve("checkpoints/latest"), "step-00000100\n");
+        Path model = ckpt.resolve("model.safetensors");
+        // knn named the run folder (files written before backbone_file existed: resolved now), linprobe twice the
+        // checkpoint folder, finetune the model file (recorded backbone_file)
+        write(tmp.resolve("r/knn/results.json"), "{\"command\":\"knn\",\"backbone\":\"" + run + "\",\"results\":[{\"k\":20,\"top1\":40.0}]}");
+        write(tmp.resolve("r/lp1/results.json"), "{\"command\":\"linprobe\",\"backbone\":\"" + ckpt + "\",\"top1\":30.0}");
+        write(tmp.resolve("r/lp2/results.json"), "{\"command\":\"linprobe\",\"backbone\":\"" + ckpt + "\",\"top1\":31.0}");
+        write(tmp.resolve("r/lp0/results.json"), "{\"command\":\"linprobe\",\"backbone\":\"" + ckpt + "\",\"top1\":29.0}");
+        write(tmp.resolve("r/ft/results.json"), "{\"command\":\"finetune\",\"backbone\":\"elsewhere/model.safetensors\","
+                + "\"backbone_file\":\"" + model.toAbsolutePath().normalize() + "\",\"top1\":50.0}");
+        long now = System.currentTimeMillis();
+        Files.setLastModifiedTime(tmp.resolve("r/lp0/results.json"), java.nio.file.attribute.FileTime.fromMillis(now - 30_000));
+        Files.setLastModifiedTime(tmp.resolve("r/lp1/results.json"), java.nio.file.attribute.FileTime.fromMillis(now - 20_000));
+        Files.setLastModifiedTime(tmp.resolve("r/lp2/results.json"), java.nio.file.attribute.FileTime.fromMillis(now - 10_000));
+        var rows = EvalTables.table(EvalTables.find(tmp.resolve("r")));
+        assertThat(rows).hasSize(1);
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        EvalTables.print(rows, new PrintStream(bytes, true, StandardCharsets.UTF_8));
+        String table = bytes.toString(StandardCharsets.UTF_8);
+        assertThat(table).contains("model.safetensors | 40.0 | 31.0 (newest of 3) | 50.0 | - |", "newest of N");
+    }
+
     private static void write(Path file, String text) throws Exception {
         Files.createDirectories(file.getParent());
         Files.writeString(file, text);
