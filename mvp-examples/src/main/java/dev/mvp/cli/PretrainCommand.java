@@ -256,6 +256,7 @@ final class PretrainCommand implements Callable<Integer> {
         Path checkpoint = resumeCheckpoint();
         PretrainConfig config = configuration(checkpoint);
         Devices.requireAvailable(config.device()); // before any data or weights are read: one line, exit 1
+        if (checkpoint == null) config = followTeacherGrid(config);
         if (checkpoint != null) {
             // before any weights are loaded: another recipe would fail later on a shape, or silently train another method
             var run = Checkpoints.readState(checkpoint).run();
@@ -265,7 +266,12 @@ final class PretrainCommand implements Callable<Integer> {
             }
         }
 
-        ImageDataset dataset = ImageDataset.open(config.data());
+        ImageDataset dataset;
+        try {
+            dataset = ImageDataset.open(config.data());
+        } catch (dev.mvp.data.DataException e) {
+            throw new dev.mvp.data.DataException("--data: " + e.getMessage(), e);
+        }
         out.println("mvp pretrain: " + dataset.describe());
         // turbojpeg without libturbojpeg: "--decoder turbojpeg: <why it cannot load>", exit 1
         out.println("mvp pretrain: decoder " + ImageDecoders.nameOf(DecoderOption.open(config.decoder())));
@@ -285,17 +291,52 @@ final class PretrainCommand implements Callable<Integer> {
         out.println("mvp pretrain: writing to " + config.out().toAbsolutePath()
                 + (checkpoint == null ? "" : " (resuming from " + checkpoint + ")"));
         out.println("mvp pretrain: " + config.lrRule());
+        if (config.imageSizeSource().startsWith("the teacher")) {
+            out.println("mvp pretrain: --img-size " + config.imageSize() + ", from " + config.imageSizeSource());
+        }
         ConsoleProgress progress = new ConsoleProgress(out, spec.commandLine().getErr());
         RunSummary s = Pretrainer.run(config, recipe, dataset, checkpoint, progress);
-        out.printf("mvp pretrain: done: %d steps in %s, loss %.4f -> %.4f (mean of first/last 10 steps %.4f -> %.4f), "
-                        + "%d bad files skipped, %d steps skipped; metrics %s, checkpoint %s%n",
-                s.steps(), ConsoleProgress.duration(s.seconds()), s.firstLoss(), s.lastLoss(), s.meanLossFirst10(),
-                s.meanLossLast10(), s.badFiles(), s.skippedSteps(), config.out().resolve("metrics.jsonl"), s.checkpoint());
-        if (randomClip) {
+        out.println(summaryLine(s, config.out().resolve("metrics.jsonl")));
+        if (randomClip && !s.alreadyComplete()) {
             out.println("mvp pretrain: note: with the random teacher this run checks the wiring, not the semantics; "
-                    + "pass --teacher with CLIP weights for real targets");
+                    + "pass --teacher with CLIP weights for real targets (the student's --img-size then follows the "
+                    + "teacher's grid unless given)");
         }
         return 0;
+    }
+
+    /** The run's last line: what it did, or that a resumed run was already complete. */
+    static String summaryLine(RunSummary s, Path metrics) {
+        if (s.alreadyComplete()) {
+            return String.format(java.util.Locale.ROOT, "mvp pretrain: the run is already complete at step %d of %d "
+                            + "(final loss %.4f in %s); nothing was run or written (checkpoint %s)", s.steps(),
+                    s.totalSteps(), s.lastLoss(), metrics, s.checkpoint());
+        }
+        String means = s.meanOver() == 0 ? "no good step"
+                : s.meanOver() == 1 ? String.format(java.util.Locale.ROOT, "one good step")
+                : String.format(java.util.Locale.ROOT, "mean of first/last %d steps %.4f -> %.4f", s.meanOver(),
+                        s.meanLossFirst10(), s.meanLossLast10());
+        return String.format(java.util.Locale.ROOT, "mvp pretrain: done: %d steps in %s, loss %.4f -> %.4f (%s), "
+                        + "%d bad files skipped, %d steps skipped; metrics %s, checkpoint %s",
+                s.steps(), ConsoleProgress.duration(s.seconds()), s.firstLoss(), s.lastLoss(), means, s.badFiles(),
+                s.skippedSteps(), metrics, s.checkpoint());
+    }
+
+    /**
+     * A fresh run whose --img-size was not given and whose teacher fixes the target grid (a CLIP file): the student's
+     * image size follows, so that the grids match ({@code grid x --patch-size}); recorded as the teacher's choice.
+     */
+    private PretrainConfig followTeacherGrid(PretrainConfig config) {
+        if (spec.commandLine().getParseResult().hasMatchedOption("--img-size")) return config;
+        var grid = Recipes.teacherGrid(config); // a missing or unreadable --teacher: one line, exit 1
+        if (grid.isEmpty()) return config;
+        int g = grid.getAsInt();
+        try {
+            return config.toBuilder().imageSize(g * config.patchSize(), "the teacher's " + g + "x" + g + " target grid x --patch-size "
+                    + config.patchSize() + " (--img-size not given)").build();
+        } catch (IllegalArgumentException e) {
+            throw new Main.UsageException(e.getMessage());
+        }
     }
 
     /** The checkpoint to resume from, or null for a fresh run; sets the run folder when --out is not given. */
@@ -312,7 +353,8 @@ final class PretrainCommand implements Callable<Integer> {
             return Checkpoints.latest(out).orElse(null);
         }
         Path arg = Path.of(resume);
-        if (!Files.exists(arg)) throw new Main.UsageException("--resume " + resume + ": no such folder");
+        // a path a flag names that does not exist is a runtime error (exit 1), as for --data and --teacher
+        if (!Files.exists(arg)) throw new IllegalStateException("--resume " + resume + ": no such folder");
         Path checkpoint = Checkpoints.resolve(arg);
         if (out == null) {
             Path parent = checkpoint.getParent();
@@ -354,7 +396,7 @@ final class PretrainCommand implements Callable<Integer> {
             throw new IllegalArgumentException("give --warmup-steps or --warmup-epochs, not both");
         }
         b.data(data).teacher(teacher).model(model).imageSize(imageSize).patchSize(patchSize)
-                .recipe(swapped(RecipeSpec.of(recipeName))).batchSize(batchSize).accumSteps(accumSteps).lr(lr).minLr(minLr).weightDecay(weightDecay)
+                .recipe(swapped(recipeSpec())).batchSize(batchSize).accumSteps(accumSteps).minLr(minLr).weightDecay(weightDecay)
                 .weightDecayEnd(weightDecayEnd).warmupSteps(warmupSteps).clipGrad(clipGrad).betas(beta(0), beta(1))
                 .dropPath(dropPath).layerScale(layerScale).precision(precision).teacherPrecision(teacherPrecision)
                 .seed(seed).threads(threads).workers(workers).checkpointEvery(checkpointEvery)
@@ -362,7 +404,9 @@ final class PretrainCommand implements Callable<Integer> {
                 .maxConsecutiveNonFinite(maxNonFinite).maxBadFraction(maxBadFraction).augmentation(augmentation)
                 .teacherCache(teacherCache).teacherCacheFloat16(teacherCacheFloat16).decoder(decoder.name)
                 .device(computeDevice());
+        if (!given.hasMatchedOption("--img-size")) b.imageSize(imageSize, "default");
         if (maskPatches != null) b.maskPatches(maskPatches);
+        if (given.hasMatchedOption("--lr")) b.lr(lr); // else the default lr, recorded as such
         if (baseLr != null) b.baseLr(baseLr);
         if (warmupEpochs != null) b.warmupEpochs(warmupEpochs);
         if (epochs != null) b.epochs(epochs);
@@ -372,11 +416,24 @@ final class PretrainCommand implements Callable<Integer> {
     /** The recipe with the parts this command line swaps. */
     private RecipeSpec swapped(RecipeSpec base) {
         RecipeSpec s = base;
-        if (tokenizerName != null) s = s.withTokenizer(RecipeSpec.TokenizerPart.parse(tokenizerName));
-        if (maskingName != null) s = s.withMasking(RecipeSpec.MaskingPart.parse(maskingName));
-        if (backboneName != null) s = s.withBackbone(RecipeSpec.BackbonePart.parse(backboneName));
-        if (lossName != null) s = s.withLoss(RecipeSpec.LossPart.parse(lossName));
+        if (tokenizerName != null) s = s.withTokenizer(flag("--tokenizer", () -> RecipeSpec.TokenizerPart.parse(tokenizerName)));
+        if (maskingName != null) s = s.withMasking(flag("--masking", () -> RecipeSpec.MaskingPart.parse(maskingName)));
+        if (backboneName != null) s = s.withBackbone(flag("--backbone", () -> RecipeSpec.BackbonePart.parse(backboneName)));
+        if (lossName != null) s = s.withLoss(flag("--loss", () -> RecipeSpec.LossPart.parse(lossName)));
         return s;
+    }
+
+    private RecipeSpec recipeSpec() {
+        return flag("--recipe", () -> RecipeSpec.of(recipeName));
+    }
+
+    /** A flag's value parsed; an unknown one is a usage error naming the flag ("--loss: unknown loss 'l2' (...)"). */
+    private static <T> T flag(String name, java.util.function.Supplier<T> parse) {
+        try {
+            return parse.get();
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(name + ": " + e.getMessage(), e);
+        }
     }
 
     private ComputeDevice computeDevice() {
@@ -408,7 +465,7 @@ final class PretrainCommand implements Callable<Integer> {
         if (given.hasMatchedOption("--recipe") || tokenizerName != null || maskingName != null || backboneName != null
                 || lossName != null) {
             // a resumed run keeps its saved recipe and parts unless they are named again (and then must match)
-            b.recipe(swapped(given.hasMatchedOption("--recipe") ? RecipeSpec.of(recipeName) : b.build().recipe()));
+            b.recipe(swapped(given.hasMatchedOption("--recipe") ? recipeSpec() : b.build().recipe()));
         }
         if (given.hasMatchedOption("--mask-patches")) b.maskPatches(maskPatches);
         if (given.hasMatchedOption("--batch-size")) b.batchSize(batchSize);

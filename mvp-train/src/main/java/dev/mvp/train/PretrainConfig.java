@@ -1,8 +1,11 @@
 package dev.mvp.train;
 
+import com.fasterxml.jackson.databind.annotation.JsonSerialize;
+import com.fasterxml.jackson.databind.ser.std.ToStringSerializer;
 import dev.mvp.api.ComputeDevice;
 import dev.mvp.api.Precision;
 import dev.mvp.data.ImageDecoders;
+import dev.mvp.models.VitConfig;
 
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -19,10 +22,10 @@ import java.util.Objects;
  * warm-up, checkpoints) are optimisation steps; an epoch is {@code dataset size / batchSize} loader batches
  * (the last incomplete one dropped), i.e. {@link #stepsPerEpoch(int)} optimisation steps.
  *
- * <p><b>Learning rate.</b> Either {@code lr} is the peak learning rate itself, or {@code baseLr > 0} gives it by the
- * linear scaling rule {@code lr = baseLr * effectiveBatchSize / 256} (Goyal et al. 2017; MAE's {@code --blr}); the
- * constructor then derives {@code lr}. MVP's 1.5e-3 at batch 2048 is a base lr of 1.875e-4.
- *
+ * <p><b>Learning rate.</b> Either {@code lr} is the peak learning rate itself ({@code --lr}, or the default), or
+ * {@code baseLr} gives it by the linear scaling rule {@code lr = baseLr * effectiveBatchSize / 256} (Goyal et al.
+ * 2017; MAE's {@code --blr}); {@link #lrSource()} says which, and the constructor derives the other, so both record
+ * what the run uses. MVP's 1.5e-3 at batch 2048 is a base lr of 1.875e-4. *
  * @param data                 an image folder (class sub-folders or one flat folder) or a file list (a text file, one
  *                             {@code path [label]} per line, relative paths against its folder); see
  *                             {@code ImageDataset.open}
@@ -39,8 +42,9 @@ import java.util.Objects;
  * @param steps                optimisation steps; 0 when {@code epochs} decides
  * @param epochs               passes over the data; 0 when {@code steps} decides
  * @param lr                   peak learning rate after warm-up (the paper: 1.5e-3 at batch 2048); derived from
- *                             {@code baseLr} when that is positive
- * @param baseLr               0, or the learning rate per 256 images of effective batch (the linear scaling rule)
+ *                             {@code baseLr} when {@code lrSource} is {@link LrSource#BASE_LR}
+ * @param baseLr               the learning rate per 256 images of effective batch (the linear scaling rule): given
+ *                             ({@link LrSource#BASE_LR}), else derived from {@code lr}
  * @param minLr                final learning rate of the cosine decay (BEiT: 1e-5)
  * @param weightDecay          AdamW weight decay at the start (0.05), not applied to biases, norms, position/CLS/mask
  *                             tokens and relative-position tables
@@ -82,16 +86,28 @@ import java.util.Objects;
  * @param device               where the student, head, teacher, batches and optimiser state live ({@link Devices});
  *                             {@code null} for the CPU. Not part of {@link #runDefinition()}: a run may resume on
  *                             another device
+ * @param lrSource             where the peak learning rate came from ({@link LrSource}); {@code null} for a
+ *                             configuration written before it was recorded: {@link LrSource#BASE_LR} when
+ *                             {@code baseLr > 0}, else {@link LrSource#LR}
+ * @param imageSizeSource      where {@code imageSize} came from, in words for config.json and the run's header:
+ *                             {@code default}, {@code --img-size}, or the teacher's grid it was chosen to match;
+ *                             {@code null} for {@code --img-size}
+ *
+ * <p>{@code data}, {@code out} and {@code teacherCache} are written to JSON as plain paths (older config.json files
+ * hold {@code file://} URIs; both read back).
  */
-public record PretrainConfig(Path data, String teacher, String model, int imageSize, int patchSize, int maskPatches,
+public record PretrainConfig(@JsonSerialize(using = ToStringSerializer.class) Path data, String teacher, String model, int imageSize, int patchSize, int maskPatches,
                              int batchSize, int accumSteps, long steps, int epochs, double lr, double baseLr,
                              double minLr, double weightDecay, double weightDecayEnd, long warmupSteps,
                              int warmupEpochs, double clipGrad, double beta1, double beta2, Double dropPath,
-                             Double layerScale, Precision precision, Precision teacherPrecision, long seed, Path out,
+                             Double layerScale, Precision precision, Precision teacherPrecision, long seed,
+                             @JsonSerialize(using = ToStringSerializer.class) Path out,
                              int threads, int workers, long checkpointEvery, int checkpointEveryEpochs,
                              int keepCheckpoints, int maxConsecutiveNonFinite, double maxBadFraction,
-                             RecipeSpec recipe, Augmentation augmentation, Path teacherCache,
-                             boolean teacherCacheFloat16, String decoder, ComputeDevice device) {
+                             RecipeSpec recipe, Augmentation augmentation,
+                             @JsonSerialize(using = ToStringSerializer.class) Path teacherCache,
+                             boolean teacherCacheFloat16, String decoder, ComputeDevice device, LrSource lrSource,
+                             String imageSizeSource) {
 
     /** How each sample is cropped. */
     public enum Augmentation {
@@ -99,6 +115,23 @@ public record PretrainConfig(Path data, String teacher, String model, int imageS
         RANDOM,
         /** The central square of each image, never flipped ({@link TargetCache#FIXED_CROP}); masks still vary. */
         FIXED
+    }
+
+    /** Where the peak learning rate came from. */
+    public enum LrSource {
+        /** No learning-rate flag: {@link #DEFAULT_LR}. */
+        DEFAULT("the default --lr"),
+        /** {@code --lr}: the peak learning rate itself. */
+        LR("--lr"),
+        /** {@code --base-lr}: the linear scaling rule. */
+        BASE_LR("--base-lr");
+
+        /** How the run's header and config.json say it. */
+        public final String label;
+
+        LrSource(String label) {
+            this.label = label;
+        }
     }
 
     // Defaults. Scale-free values are the paper's (MVP Sec. 4.1, BEiT's pre-training recipe); the others make the
@@ -134,6 +167,11 @@ public record PretrainConfig(Path data, String teacher, String model, int imageS
         if (precision == null) precision = Precision.FP32;
         if (teacherPrecision == null) teacherPrecision = Precision.FP32;
         if (device == null) device = ComputeDevice.CPU;
+        try {
+            VitConfig.preset(model, patchSize);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("--model: " + e.getMessage());
+        }
         require(imageSize > 0 && patchSize > 0 && imageSize % patchSize == 0,
                 "--img-size " + imageSize + " must be a positive multiple of --patch-size " + patchSize);
         require(maskPatches >= 0 && maskPatches <= 196, "--mask-patches must be in [0, 196] (a count at 14x14), got " + maskPatches);
@@ -142,8 +180,14 @@ public record PretrainConfig(Path data, String teacher, String model, int imageS
         require(steps >= 0 && epochs >= 0, "--steps and --epochs must not be negative");
         require((steps > 0) != (epochs > 0), "give exactly one of --steps or --epochs");
         require(baseLr >= 0 && Double.isFinite(baseLr), "--base-lr must be positive, got " + baseLr);
-        if (baseLr > 0) lr = baseLr * ((long) batchSize * accumSteps) / LR_REFERENCE_BATCH;
+        if (lrSource == null) lrSource = baseLr > 0 ? LrSource.BASE_LR : LrSource.LR;
+        if (lrSource == LrSource.BASE_LR) {
+            require(baseLr > 0, "--base-lr must be positive, got " + baseLr);
+            lr = baseLr * ((long) batchSize * accumSteps) / LR_REFERENCE_BATCH;
+        }
         require(lr > 0 && Double.isFinite(lr), "--lr must be positive, got " + lr);
+        // recorded as used: the base lr the peak lr amounts to, whichever was given
+        if (lrSource != LrSource.BASE_LR) baseLr = lr * LR_REFERENCE_BATCH / ((double) batchSize * accumSteps);
         require(minLr >= 0 && minLr <= lr, "--min-lr must be in [0, lr " + lr + "], got " + minLr);
         require(weightDecay >= 0 && Double.isFinite(weightDecay), "--weight-decay must not be negative, got " + weightDecay);
         require(weightDecayEnd >= 0 && Double.isFinite(weightDecayEnd), "--weight-decay-end must not be negative, got " + weightDecayEnd);
@@ -170,6 +214,7 @@ public record PretrainConfig(Path data, String teacher, String model, int imageS
             throw new IllegalArgumentException("--decoder: " + e.getMessage());
         }
         recipe = recipe.withMaskPatches(maskPatches == recipe.preset().maskPatches ? null : maskPatches);
+        if (imageSizeSource == null) imageSizeSource = "--img-size";
     }
 
     private static void require(boolean ok, String message) {
@@ -183,14 +228,16 @@ public record PretrainConfig(Path data, String teacher, String model, int imageS
 
     /** The base learning rate {@code lr * 256 / effectiveBatchSize}, whichever of the two was given. */
     public double effectiveBaseLr() {
-        return baseLr > 0 ? baseLr : lr * LR_REFERENCE_BATCH / effectiveBatchSize();
+        return baseLr;
     }
 
-    /** How the peak learning rate was set, e.g. {@code lr 1.5e-3 = base lr 1.875e-4 x batch 2048 / 256 (given: lr)}. */
+    /**
+     * How the peak learning rate was set, e.g. {@code lr 0.00150000 = base lr 0.000187500 x effective batch 2048
+     * (2048 x 1 accumulated) / 256 (from: --lr)}; {@code from: the default --lr} when no learning-rate flag was given.
+     */
     public String lrRule() {
-        return String.format(java.util.Locale.ROOT, "lr %.6g = base lr %.6g x effective batch %d (%d x %d accumulated) / %d (given: %s)",
-                lr, effectiveBaseLr(), effectiveBatchSize(), batchSize, accumSteps, LR_REFERENCE_BATCH,
-                baseLr > 0 ? "--base-lr" : "--lr");
+        return String.format(java.util.Locale.ROOT, "lr %.6g = base lr %.6g x effective batch %d (%d x %d accumulated) / %d (from: %s)",
+                lr, baseLr, effectiveBatchSize(), batchSize, accumSteps, LR_REFERENCE_BATCH, lrSource.label);
     }
 
     /** Optimisation steps per epoch: the loader batches of an epoch over {@code accumSteps} (may be fractional). */
@@ -291,6 +338,8 @@ public record PretrainConfig(Path data, String teacher, String model, int imageS
         private boolean teacherCacheFloat16 = false;
         private String decoder = "auto";
         private ComputeDevice device = ComputeDevice.CPU;
+        private LrSource lrSource = LrSource.DEFAULT;
+        private String imageSizeSource = "default";
 
         private Builder(Path data, Path out) {
             this.data = data;
@@ -308,13 +357,16 @@ public record PretrainConfig(Path data, String teacher, String model, int imageS
             checkpointEveryEpochs = c.checkpointEveryEpochs; keepCheckpoints = c.keepCheckpoints;
             maxConsecutiveNonFinite = c.maxConsecutiveNonFinite; maxBadFraction = c.maxBadFraction; recipe = c.recipe;
             augmentation = c.augmentation; teacherCache = c.teacherCache; teacherCacheFloat16 = c.teacherCacheFloat16;
-            decoder = c.decoder; device = c.device;
+            decoder = c.decoder; device = c.device; lrSource = c.lrSource; imageSizeSource = c.imageSizeSource;
         }
 
         public Builder data(Path v) { data = v; return this; }
         public Builder teacher(String v) { teacher = v; return this; }
         public Builder model(String v) { model = v; return this; }
-        public Builder imageSize(int v) { imageSize = v; return this; }
+        /** The input side, as given ({@code --img-size}). */
+        public Builder imageSize(int v) { return imageSize(v, "--img-size"); }
+        /** The input side and where it came from, in words (e.g. the teacher grid it matches). */
+        public Builder imageSize(int v, String source) { imageSize = v; imageSizeSource = source; return this; }
         public Builder patchSize(int v) { patchSize = v; return this; }
         /** Masked patches at a 14x14 grid; not set: the recipe's preset's. */
         public Builder maskPatches(int v) { maskPatches = v; return this; }
@@ -325,9 +377,9 @@ public record PretrainConfig(Path data, String teacher, String model, int imageS
         /** Sets the run length in epochs (and clears steps). */
         public Builder epochs(int v) { epochs = v; steps = 0; return this; }
         /** Sets the peak learning rate itself (and clears a base lr). */
-        public Builder lr(double v) { lr = v; baseLr = 0; return this; }
+        public Builder lr(double v) { lr = v; baseLr = 0; lrSource = LrSource.LR; return this; }
         /** Sets the peak learning rate by the linear scaling rule: {@code v * effective batch / 256}. */
-        public Builder baseLr(double v) { baseLr = v; return this; }
+        public Builder baseLr(double v) { baseLr = v; lrSource = LrSource.BASE_LR; return this; }
         public Builder minLr(double v) { minLr = v; return this; }
         /** The weight decay; constant unless {@link #weightDecayEnd} is set too. */
         public Builder weightDecay(double v) { weightDecay = v; return this; }
@@ -380,7 +432,7 @@ public record PretrainConfig(Path data, String teacher, String model, int imageS
                     warmupSteps, warmupEpochs, clipGrad, beta1, beta2, dropPath, layerScale, precision,
                     teacherPrecision, seed, out, threads, workers, checkpointEvery, checkpointEveryEpochs,
                     keepCheckpoints, maxConsecutiveNonFinite, maxBadFraction, r, augmentation, teacherCache,
-                    teacherCacheFloat16, decoder, device);
+                    teacherCacheFloat16, decoder, device, lrSource, imageSizeSource);
         }
     }
 }

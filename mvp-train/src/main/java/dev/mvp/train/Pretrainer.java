@@ -164,13 +164,23 @@ public final class Pretrainer {
                 : new LossScaler();
 
         long startNanos = System.nanoTime();
-        try (RunFiles files = RunFiles.open(config.out(), state.step());
-             BatchSource batches = source.open(state.epoch(), state.batchInEpoch())) {
+        final TrainingState resumed = state;
+        // a resumed run that is already complete writes nothing (files stays null): not config.json, not metrics.jsonl
+        try (BatchSource batches = source.open(state.epoch(), state.batchInEpoch());
+             RunFiles files = resumeFrom != null && state.step() >= config.totalSteps(batches.batchesPerEpoch()) ? null
+                     : RunFiles.open(config.out(), state.step())) {
             int perEpoch = batches.batchesPerEpoch();
             long total = config.totalSteps(perEpoch);
             if (total < 1) {
                 throw new IllegalArgumentException(config.epochs() + " epoch(s) of " + perEpoch + " batches of "
                         + config.batchSize() + " make no optimisation step with --accum-steps " + accum);
+            }
+            if (files == null) {
+                RunSummary complete = new RunSummary(resumed.step(), Double.NaN,
+                        RunFiles.lastLoss(config.out(), resumed.step()), Double.NaN, Double.NaN, resumed.skippedSteps(),
+                        resumed.badFiles(), (System.nanoTime() - startNanos) / 1e9, resumeFrom, config.out(), 0, 0, total);
+                listener.finished(complete);
+                return complete;
             }
             long warmup = config.warmupStepsFor(perEpoch);
             CosineSchedule lrSchedule = CosineSchedule.learningRate(config.lr(), config.minLr(), total, warmup);
@@ -306,7 +316,7 @@ public final class Pretrainer {
             }
             RunSummary summary = new RunSummary(step, stats.first, stats.last, stats.meanFirst(), stats.meanLast(),
                     skipped, batches.badFiles() + state.badFiles(), (System.nanoTime() - startNanos) / 1e9,
-                    lastCheckpoint, config.out());
+                    lastCheckpoint, config.out(), step - state.step(), stats.firstTen.size(), total);
             listener.finished(summary);
             return summary;
         }

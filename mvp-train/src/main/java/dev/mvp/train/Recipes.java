@@ -65,8 +65,10 @@ public final class Recipes {
      * resolved parts). The tokenizer's weights are loaded (build it outside any
      * {@link org.bytedeco.javacpp.PointerScope}); the returned recipe owns them.
      *
-     * @throws InvalidRecipeException parts that do not fit together or teacher weights that are missing: one line
-     *                                naming the flag
+     * @throws InvalidRecipeException parts that do not fit together, or teacher weights a recipe needs and
+     *                                {@code random} stands in for: one line naming the flag (a usage error)
+     * @throws IllegalStateException   a teacher file that does not exist: one line naming {@code --teacher} (a
+     *                                runtime error, as for every path a flag names)
      */
     public static Recipe build(PretrainConfig config, RecipeSpec spec) {
         Torch.init();
@@ -96,9 +98,11 @@ public final class Recipes {
         try {
             Loss loss = loss(lossPart, tokenizer);
             if (tokenizer.gridSize() != grid) {
-                throw new InvalidRecipeException("the " + tokenizer.name() + " targets lie on a " + tokenizer.gridSize() + "x"
-                        + tokenizer.gridSize() + " grid, the student's on " + grid + "x" + grid + " (--img-size "
-                        + config.imageSize() + ", --patch-size " + config.patchSize() + ")");
+                int g = tokenizer.gridSize();
+                throw new InvalidRecipeException("the " + tokenizer.name() + " targets lie on a " + g + "x" + g
+                        + " grid, the student's on " + grid + "x" + grid + " (--img-size " + config.imageSize()
+                        + ", --patch-size " + config.patchSize() + "): --img-size " + g * config.patchSize()
+                        + " matches them (or leave --img-size out and it follows the teacher)");
             }
             torch.manual_seed(config.seed());
             VisionTransformer student = VisionTransformer.create(studentConfig(config, spec.resolvedBackbone()));
@@ -107,6 +111,31 @@ public final class Recipes {
         } catch (RuntimeException e) {
             tokenizer.close();
             throw e;
+        }
+    }
+
+    /**
+     * The grid the teacher fixes for the targets, if it fixes one: a CLIP weight file for a recipe whose tokenizer is
+     * CLIP (its position embedding is for one grid). Every other teacher follows the student's grid: the random
+     * CLIP teacher is made for it, DINO's position embedding is interpolated, the d-VAE takes 8 x the grid, HOG and
+     * pixels have no weights. Reads the file's tensor names and shapes only.
+     *
+     * @throws IllegalStateException the teacher file does not exist (one line naming {@code --teacher}: a runtime error)
+     */
+    public static java.util.OptionalInt teacherGrid(PretrainConfig config) {
+        if (config.teacher().equals("random") || config.recipe().resolvedTokenizer() != TokenizerPart.CLIP) {
+            return java.util.OptionalInt.empty();
+        }
+        requireTeacherFile(config, TokenizerPart.CLIP);
+        try (var checkpoint = dev.mvp.models.clip.ClipCheckpoint.open(Path.of(config.teacher()), null)) {
+            var c = checkpoint.config();
+            return java.util.OptionalInt.of(c.imageSize() / c.patchSize());
+        }
+    }
+
+    private static void requireTeacherFile(PretrainConfig config, TokenizerPart part) {
+        if (!Files.isRegularFile(Path.of(config.teacher()))) {
+            throw new IllegalStateException("--teacher " + config.teacher() + ": no such file (the " + weightsOf(part) + ")");
         }
     }
 
@@ -145,9 +174,7 @@ public final class Recipes {
             throw new InvalidRecipeException("recipe " + spec.name() + " needs the " + weightsOf(part) + ": pass --teacher FILE "
                     + "(only the clip tokenizer has a random wiring-check teacher)");
         }
-        if (part.hasWeights && !random && !Files.isRegularFile(Path.of(config.teacher()))) {
-            throw new InvalidRecipeException("--teacher " + config.teacher() + ": no such file (the " + weightsOf(part) + ")");
-        }
+        if (part.hasWeights && !random) requireTeacherFile(config, part);
         return switch (part) {
             case CLIP -> teacher(config);
             // DINO at the student's input size (its position embedding interpolated), the d-VAE at 8 x the grid

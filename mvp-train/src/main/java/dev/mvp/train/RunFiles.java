@@ -58,6 +58,34 @@ public final class RunFiles implements AutoCloseable {
         }
     }
 
+    /**
+     * The loss of the last good (not skipped, finite) step up to {@code upToStep} in a run folder's
+     * {@code metrics.jsonl}; NaN when there is none (or no file).
+     */
+    public static double lastLoss(Path runDir, long upToStep) {
+        Path file = runDir.resolve("metrics.jsonl");
+        double loss = Double.NaN;
+        if (!Files.isRegularFile(file)) return loss;
+        try {
+            for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
+                if (line.isBlank()) continue;
+                try {
+                    var m = JSON.readTree(line);
+                    double l = m.path("loss").asDouble(Double.NaN);
+                    if (m.path("step").asLong(Long.MAX_VALUE) <= upToStep && !m.path("skipped").asBoolean(false)
+                            && Double.isFinite(l)) {
+                        loss = l;
+                    }
+                } catch (IOException malformed) {
+                    // a line cut short by a kill
+                }
+            }
+        } catch (IOException e) {
+            return Double.NaN;
+        }
+        return loss;
+    }
+
     /** Writes {@code config.json}: the resolved configuration, the recipe's parts and the environment. */
     public void writeConfig(PretrainConfig config, String recipe, Map<String, Object> environment) {
         ObjectNode root = PRETTY.createObjectNode();

@@ -20,17 +20,58 @@ class PretrainConfigTest {
         assertThat(paper.effectiveBatchSize()).isEqualTo(2048);
         assertThat(paper.lr()).isCloseTo(1.5e-3, within(1e-15));
         assertThat(paper.baseLr()).isEqualTo(1.875e-4);
-        assertThat(paper.lrRule()).contains("given: --base-lr", "2048", "256 x 8");
+        assertThat(paper.lrRule()).contains("from: --base-lr", "2048", "256 x 8");
+        assertThat(paper.lrSource()).isEqualTo(PretrainConfig.LrSource.BASE_LR);
         // changing the batch of a base-lr run rescales its lr
         assertThat(paper.toBuilder().batchSize(64).accumSteps(1).build().lr()).isCloseTo(1.875e-4 / 4, within(1e-15));
 
         PretrainConfig direct = PretrainConfig.builder(DATA, OUT).batchSize(16).lr(1.5e-3).build();
-        assertThat(direct.baseLr()).isZero();
         assertThat(direct.lr()).isEqualTo(1.5e-3);
+        // the base lr records what the given lr amounts to
+        assertThat(direct.baseLr()).isCloseTo(1.5e-3 * 256 / 16, within(1e-15));
         assertThat(direct.effectiveBaseLr()).isCloseTo(1.5e-3 * 256 / 16, within(1e-15));
-        assertThat(direct.lrRule()).contains("given: --lr");
+        assertThat(direct.lrRule()).contains("from: --lr").doesNotContain("default");
         // setting lr after a base lr replaces it
-        assertThat(paper.toBuilder().lr(2e-3).build().baseLr()).isZero();
+        PretrainConfig replaced = paper.toBuilder().lr(2e-3).build();
+        assertThat(replaced.lr()).isEqualTo(2e-3);
+        assertThat(replaced.baseLr()).isCloseTo(2e-3 * 256 / 2048, within(1e-15));
+        assertThat(replaced.lrSource()).isEqualTo(PretrainConfig.LrSource.LR);
+        // no learning-rate flag: the default lr, said so
+        PretrainConfig byDefault = PretrainConfig.builder(DATA, OUT).build();
+        assertThat(byDefault.lr()).isEqualTo(PretrainConfig.DEFAULT_LR);
+        assertThat(byDefault.baseLr()).isCloseTo(PretrainConfig.DEFAULT_LR * 256 / PretrainConfig.DEFAULT_BATCH_SIZE, within(1e-15));
+        assertThat(byDefault.lrSource()).isEqualTo(PretrainConfig.LrSource.DEFAULT);
+        assertThat(byDefault.lrRule()).endsWith("(from: the default --lr)");
+        // a derived base lr does not turn into a given one: the lr stays when the batch changes
+        assertThat(byDefault.toBuilder().batchSize(64).build().lr()).isEqualTo(PretrainConfig.DEFAULT_LR);
+    }
+
+    @Test
+    void configJsonHoldsPlainPathsTheLrSourceAndTheImageSizeSourceAndOldFilesStillRead() throws Exception {
+        var json = RunFiles.JSON;
+        PretrainConfig c = PretrainConfig.builder(Path.of("data/cifar10-sample"), Path.of("runs/x")).imageSize(64, "teacher grid 4x4").build();
+        var tree = json.valueToTree(c);
+        assertThat(tree.path("data").asText()).isEqualTo("data/cifar10-sample");
+        assertThat(tree.path("out").asText()).isEqualTo("runs/x");
+        assertThat(tree.path("base_lr").asDouble()).isCloseTo(1.5e-3 * 256 / 16, within(1e-15));
+        assertThat(tree.path("lr_source").asText()).isEqualTo("DEFAULT");
+        assertThat(tree.path("image_size_source").asText()).isEqualTo("teacher grid 4x4");
+        PretrainConfig back = json.treeToValue(tree, PretrainConfig.class);
+        assertThat(back).isEqualTo(c);
+        // a config.json written before: file:// URIs, base_lr 0 for a given lr, no lr_source nor image_size_source
+        var old = (com.fasterxml.jackson.databind.node.ObjectNode) tree.deepCopy();
+        old.put("data", Path.of("/d/x").toUri().toString());
+        old.put("out", Path.of("/r/y").toUri().toString());
+        old.put("base_lr", 0.0);
+        old.put("lr", 2e-3);
+        old.remove("lr_source");
+        old.remove("image_size_source");
+        PretrainConfig read = json.treeToValue(old, PretrainConfig.class);
+        assertThat(read.data()).isEqualTo(Path.of("/d/x"));
+        assertThat(read.out()).isEqualTo(Path.of("/r/y"));
+        assertThat(read.lr()).isEqualTo(2e-3);
+        assertThat(read.lrSource()).isEqualTo(PretrainConfig.LrSource.LR);
+        assertThat(read.runDefinition()).isEqualTo(c.toBuilder().lr(2e-3).build().runDefinition());
     }
 
     @Test
@@ -76,6 +117,8 @@ class PretrainConfigTest {
     void badValuesNameTheirFlag() {
         var b = PretrainConfig.builder(DATA, OUT);
         assertThatThrownBy(() -> b.accumSteps(0).build()).hasMessageContaining("--accum-steps");
+        assertThatThrownBy(() -> PretrainConfig.builder(DATA, OUT).model("huge").build())
+                .hasMessageStartingWith("--model: unknown model 'huge'");
         assertThatThrownBy(() -> PretrainConfig.builder(DATA, OUT).betas(0.9, 1.0).build()).hasMessageContaining("--betas");
         assertThatThrownBy(() -> PretrainConfig.builder(DATA, OUT).dropPath(1.0).build()).hasMessageContaining("--drop-path");
         assertThatThrownBy(() -> PretrainConfig.builder(DATA, OUT).layerScale(-1.0).build()).hasMessageContaining("--layer-scale");

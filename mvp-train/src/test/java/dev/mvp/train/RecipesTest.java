@@ -105,6 +105,27 @@ class RecipesTest {
     }
 
     @Test
+    void aClipFileFixesTheTargetGridAndAStudentOnAnotherGridIsToldWhichImageSizeMatches() {
+        String clip = TestPaths.fixture("clip/clip_w64_p16.fp32.safetensors").toString();
+        // the fixture is a 64-pixel, 16-pixel-patch tower: a 4x4 grid
+        assertThat(Recipes.teacherGrid(small(clip))).hasValue(4);
+        assertThat(Recipes.teacherGrid(small("random"))).as("the random teacher follows the student").isEmpty();
+        PretrainConfig hog = small(clip).toBuilder().recipe(RecipeSpec.of("maskfeat")).build();
+        assertThat(Recipes.teacherGrid(hog)).isEmpty();
+        PretrainConfig missing = small("/no/such/clip.safetensors");
+        assertThatThrownBy(() -> Recipes.teacherGrid(missing)).isInstanceOf(IllegalStateException.class)
+                .hasMessageStartingWith("--teacher /no/such/clip.safetensors: no such file (the CLIP weights");
+        assertThatThrownBy(() -> Recipes.build(missing)).isInstanceOf(IllegalStateException.class)
+                .hasMessageStartingWith("--teacher /no/such/clip.safetensors: no such file");
+        // 64 pixels in 8-pixel patches is an 8x8 grid: 32 pixels would match
+        assertThatThrownBy(() -> Recipes.build(small(clip))).isInstanceOf(InvalidRecipeException.class)
+                .hasMessageContaining("lie on a 4x4 grid, the student's on 8x8 (--img-size 64, --patch-size 8): "
+                        + "--img-size 32 matches them");
+        Recipe matched = Recipes.build(small(clip).toBuilder().imageSize(32).build());
+        assertThat(matched.tokenizer().gridSize()).isEqualTo(4);
+    }
+
+    @Test
     void partsThatDoNotFitAreUsageErrorsNamingTheFlag() {
         PretrainConfig random = small("random");
         assertThatThrownBy(() -> Recipes.build(random, RecipeSpec.of("beit"))).isInstanceOf(InvalidRecipeException.class)
