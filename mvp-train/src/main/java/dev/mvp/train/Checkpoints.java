@@ -6,10 +6,14 @@ import dev.mvp.models.io.SafeTensorsFile;
 import dev.mvp.models.io.SafeTensorsWriter;
 import dev.mvp.models.io.StateDict;
 import dev.mvp.api.ComputeDevice;
+import org.bytedeco.javacpp.BytePointer;
+import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.ArchiveWriter;
 import org.bytedeco.pytorch.AdamW;
 import org.bytedeco.pytorch.AdamWOptions;
 import org.bytedeco.pytorch.DeviceOptional;
+import org.bytedeco.pytorch.IValue;
 import org.bytedeco.pytorch.InputArchive;
 import org.bytedeco.pytorch.Module;
 import org.bytedeco.pytorch.OptimizerParamGroup;
@@ -20,6 +24,10 @@ import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.FileSystemException;
+import java.nio.file.NoSuchFileException;
 import java.io.UncheckedIOException;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
@@ -28,7 +36,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Comparator;
+import java.util.HashMap;
+import java.util.LinkedHashSet;
+import java.util.Set;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -109,16 +122,23 @@ public final class Checkpoints {
         return save(modules, optimizer, state, model, keep, ComputeDevice.CPU);
     }
 
-    /** As {@link #save(Map, AdamW, TrainingState, Map, int)} for a run on {@code device}. */
+    /**
+     * As {@link #save(Map, AdamW, TrainingState, Map, int)} for a run on {@code device}. Every file goes through
+     * Java I/O (the optimiser archive too, {@link #writeArchive}), so a full disk or any other write error is an
+     * {@link UncheckedIOException} with a one-line message ("cannot write checkpoint DIR: no space left on device"),
+     * never a crash; the temporary folder is then removed and the previous checkpoint stays the latest.
+     */
     public Path save(Map<String, Module> modules, AdamW optimizer, TrainingState state, Map<String, ?> model, int keep,
                      ComputeDevice device) {
         String name = String.format("step-%08d", state.step());
         Path target = dir.resolve(name);
         Path tmp = dir.resolve(name + ".tmp-" + ProcessHandle.current().pid());
+        boolean done = false;
         try {
             Files.createDirectories(dir);
             deleteRecursively(tmp);
             Files.createDirectories(tmp);
+            Interruption.writing(tmp);
             try (PointerScope scope = new PointerScope()) {
                 Map<String, Tensor> weights = new LinkedHashMap<>();
                 modules.forEach((prefix, m) -> StateDict.of(m).forEach((k, v) -> weights.put(prefix + k, v)));
@@ -137,13 +157,105 @@ public final class Checkpoints {
             Files.writeString(tmp.resolve("model.json"), JSON.writeValueAsString(model));
             Files.writeString(tmp.resolve("state.json"), JSON.writeValueAsString(state));
             fsyncTree(tmp);
-            if (Files.exists(target)) deleteRecursively(target);
-            move(tmp, target);
-            writeAtomically(dir.resolve(LATEST), name + "\n");
+            // a SIGTERM (shutdown hook) either waits for the rename and `latest`, or stops the checkpoint before them
+            synchronized (Interruption.LOCK) {
+                if (Interruption.stopping) throw new IOException("the run is being stopped");
+                if (Files.exists(target)) deleteRecursively(target);
+                move(tmp, target);
+                writeAtomically(dir.resolve(LATEST), name + "\n");
+                Interruption.written(tmp);
+            }
+            done = true;
             prune(keep);
             return target;
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot write checkpoint " + target + ": " + e.getMessage(), e);
+            throw new UncheckedIOException("cannot write checkpoint " + target + ": " + reason(e), e);
+        } catch (UncheckedIOException e) {
+            throw new UncheckedIOException("cannot write checkpoint " + target + ": " + reason(e.getCause()), e.getCause());
+        } finally {
+            if (!done) {
+                try {
+                    deleteRecursively(tmp);
+                } catch (IOException | RuntimeException ignored) {
+                    // the write error matters more; the next run on the folder removes what is left
+                }
+                Interruption.written(tmp);
+            }
+        }
+    }
+
+    /**
+     * The cause of an I/O error in words, without Java class names: {@code no space left on device},
+     * {@code permission denied: FILE}, ...
+     */
+    static String reason(Throwable e) {
+        if (e instanceof AccessDeniedException a) return "permission denied: " + a.getFile();
+        if (e instanceof NoSuchFileException n) return "no such file or folder: " + n.getFile();
+        String text = e instanceof FileSystemException f && f.getReason() != null ? f.getReason() : e.getMessage();
+        if (text == null || text.isBlank()) text = e.getClass().getSimpleName();
+        text = text.lines().findFirst().orElse(text).strip();
+        return text.length() > 1 && Character.isUpperCase(text.charAt(0)) && Character.isLowerCase(text.charAt(1))
+                ? Character.toLowerCase(text.charAt(0)) + text.substring(1) : text;
+    }
+
+    /**
+     * Temporary checkpoint folders being written, and the shutdown hook that removes them when the process is
+     * stopped (SIGTERM, Ctrl-C): {@link #install} while a run lives, {@link #uninstall} when it ends.
+     */
+    static final class Interruption {
+        static final Object LOCK = new Object();
+        static boolean stopping;
+        private static final Set<Path> writing = new LinkedHashSet<>();
+
+        private Interruption() {}
+
+        static void writing(Path tmp) {
+            synchronized (LOCK) {
+                writing.add(tmp);
+            }
+        }
+
+        static void written(Path tmp) {
+            synchronized (LOCK) {
+                writing.remove(tmp);
+            }
+        }
+
+        /**
+         * A shutdown hook that stops checkpoint writing, removes the temporary folders (waiting for a checkpoint
+         * being renamed into place to finish) and then gives them to {@code after} (e.g. to print one line). Returns the hook,
+         * for {@link #uninstall}.
+         */
+        static Thread install(java.util.function.Consumer<List<Path>> after) {
+            Thread hook = new Thread(() -> {
+                List<Path> removed = new ArrayList<>();
+                synchronized (LOCK) {
+                    stopping = true;
+                    for (Path tmp : writing) {
+                        // the writer may still be adding files: try a few times
+                        for (int attempt = 0; attempt < 5 && Files.exists(tmp); attempt++) {
+                            try {
+                                deleteRecursively(tmp);
+                            } catch (IOException | RuntimeException again) {
+                                Thread.onSpinWait();
+                            }
+                        }
+                        removed.add(tmp);
+                    }
+                    writing.clear();
+                }
+                after.accept(removed);
+            }, "mvp-checkpoint-cleanup");
+            Runtime.getRuntime().addShutdownHook(hook);
+            return hook;
+        }
+
+        static void uninstall(Thread hook) {
+            try {
+                Runtime.getRuntime().removeShutdownHook(hook);
+            } catch (IllegalStateException shuttingDown) {
+                // the hook is running or has run
+            }
         }
     }
 
@@ -167,6 +279,55 @@ public final class Checkpoints {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read " + latest + ": " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * The run folder a checkpoint belongs to: {@code RUN} for {@code RUN/checkpoints/step-N}; empty for a checkpoint
+     * folder that is not inside a run's {@code checkpoints/} folder.
+     */
+    public static java.util.Optional<Path> runOf(Path checkpoint) {
+        Path parent = checkpoint.toAbsolutePath().normalize().getParent();
+        if (parent == null || parent.getParent() == null || parent.getFileName() == null
+                || !parent.getFileName().toString().equals("checkpoints")) {
+            return java.util.Optional.empty();
+        }
+        return java.util.Optional.of(parent.getParent());
+    }
+
+    /** Whether two paths name the same folder (the same file when both exist, the same absolute path otherwise). */
+    public static boolean sameFolder(Path a, Path b) {
+        try {
+            if (Files.exists(a) && Files.exists(b)) return Files.isSameFile(a, b);
+        } catch (IOException e) {
+            // compare the paths
+        }
+        return a.toAbsolutePath().normalize().equals(b.toAbsolutePath().normalize());
+    }
+
+    /**
+     * Makes {@code checkpoint} (a complete checkpoint of this run) the latest and deletes the run's newer ones: a run
+     * resumed from an earlier checkpoint abandons what followed it (its metrics lines are dropped too,
+     * {@link RunFiles#open}), which would otherwise mix with the new trajectory. Returns the names deleted.
+     */
+    List<String> rewindTo(Path checkpoint) {
+        String name = checkpoint.getFileName().toString();
+        List<String> newer;
+        try (Stream<Path> s = Files.list(dir)) {
+            newer = s.map(p -> p.getFileName().toString()).filter(n -> n.matches("step-\\d+") && n.compareTo(name) > 0)
+                    .sorted().toList();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot list " + dir + ": " + reason(e), e);
+        }
+        try {
+            Path latest = dir.resolve(LATEST);
+            if (!newer.isEmpty() || !Files.isRegularFile(latest) || !Files.readString(latest).trim().equals(name)) {
+                writeAtomically(dir.resolve(LATEST), name + "\n");
+            }
+            for (String n : newer) deleteRecursively(dir.resolve(n));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot rewind " + dir + " to " + name + ": " + reason(e), e);
+        }
+        return newer;
     }
 
     /** The newest complete checkpoint of a run folder, if any. */
@@ -211,19 +372,129 @@ public final class Checkpoints {
         try (SafeTensorsFile weights = SafeTensorsFile.open(checkpoint.resolve("model.safetensors"))) {
             modules.forEach((prefix, m) -> StateDict.load(m, weights, prefix));
         }
-        try (SafeTensorsFile rng = SafeTensorsFile.open(checkpoint.resolve("rng.safetensors"));
-             PointerScope scope = new PointerScope()) {
-            torch.getDefaultCPUGenerator().set_state(rng.tensor(CPU_GENERATOR).clone());
-            if (device.kind() == ComputeDevice.Kind.CUDA && rng.contains(CUDA_GENERATOR)) {
-                torch.globalContext().defaultGenerator(device.torchDevice()).set_state(rng.tensor(CUDA_GENERATOR).clone());
+        // checked in full before anything is loaded into the optimiser: a mismatch would otherwise fail in a step
+        Path optimizerFile = checkpoint.resolve("optimizer.pt");
+        try (PointerScope scope = new PointerScope()) {
+            InputArchive archive = readOptimizerArchive(optimizerFile, device);
+            checkOptimizerState(archive, optimizer, parameterNames(modules), optimizerFile);
+            try {
+                optimizer.load(archive);
+            } catch (RuntimeException e) {
+                throw new IllegalArgumentException("cannot resume from " + optimizerFile + ": " + Checkpoints.firstLine(e));
             }
         }
-        try (PointerScope scope = new PointerScope()) {
-            InputArchive archive = new InputArchive();
-            archive.load_from(checkpoint.resolve("optimizer.pt").toString(), new DeviceOptional(device.torchDevice()));
-            optimizer.load(archive);
+        Path rngFile = checkpoint.resolve("rng.safetensors");
+        try (SafeTensorsFile rng = SafeTensorsFile.open(rngFile);
+             PointerScope scope = new PointerScope()) {
+            if (!rng.contains(CPU_GENERATOR)) {
+                throw new IllegalArgumentException("cannot resume from " + rngFile + ": no tensor " + CPU_GENERATOR);
+            }
+            try {
+                torch.getDefaultCPUGenerator().set_state(rng.tensor(CPU_GENERATOR).clone());
+                if (device.kind() == ComputeDevice.Kind.CUDA && rng.contains(CUDA_GENERATOR)) {
+                    torch.globalContext().defaultGenerator(device.torchDevice()).set_state(rng.tensor(CUDA_GENERATOR).clone());
+                }
+            } catch (RuntimeException e) {
+                throw new IllegalArgumentException("cannot resume from " + rngFile + ": not a generator state ("
+                        + firstLine(e) + ")");
+            }
         }
         return state;
+    }
+
+    /** Reads an optimiser archive onto {@code device}; a file that is not one is a one-line error naming it. */
+    static InputArchive readOptimizerArchive(Path file, ComputeDevice device) {
+        if (!Files.isRegularFile(file)) {
+            throw new IllegalArgumentException("cannot resume: " + file + " is missing");
+        }
+        InputArchive archive = new InputArchive();
+        try {
+            archive.load_from(file.toString(), new DeviceOptional(device.torchDevice()));
+        } catch (RuntimeException e) {
+            throw new IllegalArgumentException("cannot resume from " + file + ": not a libtorch optimiser archive ("
+                    + firstLine(e) + ")");
+        }
+        return archive;
+    }
+
+    /** Parameter names by TensorImpl address, for messages about optimiser state. */
+    private static Map<Long, String> parameterNames(Map<String, Module> modules) {
+        Map<Long, String> names = new HashMap<>();
+        ParameterGroups groups = ParameterGroups.of(modules);
+        groups.decay().forEach((n, t) -> names.put(t.unsafeGetTensorImpl().address(), n));
+        groups.noDecay().forEach((n, t) -> names.put(t.unsafeGetTensorImpl().address(), n));
+        return names;
+    }
+
+    /**
+     * Checks an AdamW archive (libtorch's layout: {@code param_groups/size}, per group {@code params/size} and
+     * {@code params/<i>}, the key of each parameter's state in {@code state}) against the live optimiser: the same
+     * number of groups and of parameters in each, and every moment tensor of the shape of the parameter it will be
+     * paired with (libtorch pairs them by position and would only fail in the next step).
+     */
+    static void checkOptimizerState(InputArchive archive, AdamW optimizer, Map<Long, String> names, Path file) {
+        try {
+            InputArchive groups = new InputArchive();
+            InputArchive states = new InputArchive();
+            if (!archive.try_read("param_groups", groups) || !archive.try_read("state", states)) {
+                throw new IllegalArgumentException("cannot resume from " + file + ": not an optimiser state (no "
+                        + "param_groups or state)");
+            }
+            Set<String> stateKeys = new java.util.HashSet<>();
+            var keys = states.keys();
+            for (long i = 0; i < keys.size(); i++) stateKeys.add(keys.get(i).getString());
+            Tensor count = new Tensor();
+            groups.read("param_groups/size", count);
+            var live = optimizer.param_groups();
+            if (count.item_long() != live.size()) {
+                throw new IllegalArgumentException("cannot resume from " + file + ": " + count.item_long()
+                        + " parameter groups, the optimiser has " + live.size());
+            }
+            for (long g = 0; g < live.size(); g++) {
+                InputArchive group = new InputArchive();
+                groups.read("param_groups/" + g, group);
+                Tensor n = new Tensor();
+                group.read("params/size", n);
+                TensorVector params = live.get(g).params();
+                if (n.item_long() != params.size()) {
+                    throw new IllegalArgumentException("cannot resume from " + file + ": parameter group " + g
+                            + " holds " + n.item_long() + " parameters, the model's " + params.size()
+                            + " (a checkpoint of another model?)");
+                }
+                for (long i = 0; i < params.size(); i++) {
+                    IValue key = new IValue();
+                    group.read("params/" + i, key);
+                    String k = key.toStringRef().getString();
+                    if (!stateKeys.contains(k)) continue; // no state yet (no step taken): nothing to pair
+                    InputArchive paramState = new InputArchive();
+                    states.read(k, paramState);
+                    long[] expected = dev.mvp.api.Tensors.shape(params.get(i));
+                    for (String moment : new String[] {"exp_avg", "exp_avg_sq"}) {
+                        Tensor t = new Tensor();
+                        if (!paramState.try_read(moment, t)) continue;
+                        long[] shape = dev.mvp.api.Tensors.shape(t);
+                        if (!Arrays.equals(shape, expected)) {
+                            String name = names.getOrDefault(params.get(i).unsafeGetTensorImpl().address(),
+                                    "parameter " + i + " of group " + g);
+                            throw new IllegalArgumentException("cannot resume from " + file + ": the state of "
+                                    + name + " (" + moment + ") has shape " + Arrays.toString(shape)
+                                    + ", the model's parameter " + Arrays.toString(expected)
+                                    + " (a checkpoint of another model or image size?)");
+                        }
+                    }
+                }
+            }
+        } catch (IllegalArgumentException e) {
+            throw e;
+        } catch (RuntimeException e) {
+            throw new IllegalArgumentException("cannot resume from " + file + ": not an AdamW state of this model ("
+                    + firstLine(e) + ")");
+        }
+    }
+
+    static String firstLine(Throwable e) {
+        String m = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+        return m.lines().findFirst().orElse(m).strip();
     }
 
     /**
@@ -241,19 +512,87 @@ public final class Checkpoints {
             OutputArchive archive = new OutputArchive();
             optimizer.save(archive);
             if (!viaCpuTwin) {
-                archive.save_to(file.toString());
+                writeArchive(archive, file);
                 return;
             }
             Path onDevice = file.resolveSibling(file.getFileName() + ".device");
-            archive.save_to(onDevice.toString());
-            AdamW twin = cpuTwin(optimizer);
-            InputArchive in = new InputArchive();
-            in.load_from(onDevice.toString(), new DeviceOptional(ComputeDevice.CPU.torchDevice()));
-            twin.load(in);
-            OutputArchive out = new OutputArchive();
-            twin.save(out);
-            out.save_to(file.toString());
-            Files.delete(onDevice);
+            try {
+                writeArchive(archive, onDevice);
+                AdamW twin = cpuTwin(optimizer);
+                InputArchive in = new InputArchive();
+                in.load_from(onDevice.toString(), new DeviceOptional(ComputeDevice.CPU.torchDevice()));
+                twin.load(in);
+                OutputArchive out = new OutputArchive();
+                twin.save(out);
+                writeArchive(out, file);
+            } finally {
+                Files.deleteIfExists(onDevice);
+            }
+        }
+    }
+
+    /**
+     * Writes a libtorch archive to {@code file} through a Java writer function ({@code save_to(writer)}) instead of
+     * libtorch's own file writer, then forces it to disk. libtorch's file writer turns a short write (a full disk)
+     * into a C++ exception that its zip writer's destructor throws again: {@code std::terminate}, the JVM aborts
+     * (docs/LIBTORCH-NOTES.md). This writer always reports every byte as written, so libtorch never sees an error;
+     * the first I/O error is kept, the rest of the archive is skipped, and it is thrown here as an
+     * {@link IOException} once libtorch has finished.
+     */
+    static void writeArchive(OutputArchive archive, Path file) throws IOException {
+        synchronized (ChannelWriter.class) {
+            try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                    StandardOpenOption.TRUNCATE_EXISTING)) {
+                ChannelWriter w = ChannelWriter.instance();
+                w.channel = ch;
+                w.error = null;
+                try {
+                    archive.save_to(w);
+                } finally {
+                    w.channel = null;
+                }
+                if (w.error != null) throw w.error;
+                ch.force(true);
+            }
+        }
+    }
+
+    /**
+     * The one writer function ({@code std::function<size_t(const void*, size_t)>}) given to libtorch: JavaCPP
+     * allows few live callback instances per class (docs/LIBTORCH-NOTES.md), so one, made outside any scope and
+     * retained, used under the class's lock.
+     */
+    static final class ChannelWriter extends ArchiveWriter {
+        private static final int CHUNK = 1 << 30;
+        private static ChannelWriter instance;
+        FileChannel channel;
+        IOException error;
+
+        static ChannelWriter instance() {
+            if (instance == null) {
+                ChannelWriter w = new ChannelWriter();
+                w.retainReference();
+                instance = w;
+            }
+            return instance;
+        }
+
+        @Override public long call(Pointer data, long n) {
+            if (error != null || n <= 0) return n;
+            try {
+                BytePointer bytes = new BytePointer(data);
+                for (long at = 0; at < n; at += CHUNK) {
+                    int len = (int) Math.min(CHUNK, n - at);
+                    ByteBuffer b = bytes.position(at).limit(at + len).asByteBuffer();
+                    while (b.hasRemaining()) channel.write(b);
+                }
+            } catch (IOException e) {
+                error = e;
+            } catch (RuntimeException e) {
+                error = new IOException(e.getMessage(), e);
+            }
+            // always all of it: a short count makes libtorch throw from a destructor (std::terminate)
+            return n;
         }
     }
 
@@ -286,11 +625,15 @@ public final class Checkpoints {
 
     static void writeAtomically(Path file, String text) throws IOException {
         Path tmp = file.resolveSibling(file.getFileName() + ".tmp-" + ProcessHandle.current().pid());
-        Files.writeString(tmp, text, StandardCharsets.UTF_8);
-        try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
-            ch.force(true);
+        try {
+            Files.writeString(tmp, text, StandardCharsets.UTF_8);
+            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
+                ch.force(true);
+            }
+            move(tmp, file);
+        } finally {
+            Files.deleteIfExists(tmp);
         }
-        move(tmp, file);
     }
 
     private static void move(Path from, Path to) throws IOException {

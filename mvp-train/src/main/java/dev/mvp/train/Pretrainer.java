@@ -126,7 +126,56 @@ public final class Pretrainer {
         return modules;
     }
 
+    /** The last completed step, for the message of a stopped run. */
+    private volatile long lastStep;
+    /** Whether a line has been appended to metrics.jsonl by this invocation. */
+    private volatile boolean stepWritten;
+
     private RunSummary run(Path resumeFrom) {
+        Path out = config.out();
+        boolean existed = Files.exists(out);
+        // SIGTERM / Ctrl-C: remove the checkpoint being written (if any) and say where the run stands, in one line
+        Thread hook = Checkpoints.Interruption.install(removed -> listener.warning("stopped at step " + lastStep
+                + " (SIGTERM or Ctrl-C)" + (removed.isEmpty() ? "" : "; removed the unfinished checkpoint "
+                + removed.get(0)) + "; " + Checkpoints.latest(out).map(c -> "the latest checkpoint is " + c
+                + ": --resume " + out + " continues").orElse("no checkpoint was written")));
+        try {
+            return runWithHook(resumeFrom);
+        } catch (RuntimeException | Error e) {
+            // a fresh run that failed before its first step leaves no run folder (nor anything that looks like a run)
+            if (resumeFrom == null && !stepWritten) removeFailedRun(out, existed);
+            throw e;
+        } finally {
+            Checkpoints.Interruption.uninstall(hook);
+        }
+    }
+
+    /**
+     * Removes what a fresh run that failed before its first step wrote: {@code config.json}, {@code metrics.jsonl},
+     * an empty {@code checkpoints/}, and the run folder itself when that leaves it empty.
+     */
+    private static void removeFailedRun(Path out, boolean existed) {
+        try {
+            Files.deleteIfExists(out.resolve("config.json"));
+            Files.deleteIfExists(out.resolve("metrics.jsonl"));
+            Path checkpoints = out.resolve("checkpoints");
+            if (Files.isDirectory(checkpoints)) {
+                new Checkpoints(out).removeIncomplete();
+                try (var s = Files.list(checkpoints)) {
+                    if (s.findAny().isEmpty()) Files.delete(checkpoints);
+                }
+            }
+            if (!existed || Files.isDirectory(out)) {
+                try (var s = Files.list(out)) {
+                    if (s.findAny().isEmpty()) Files.delete(out);
+                }
+            }
+        } catch (java.io.IOException | RuntimeException ignored) {
+            // best effort: the run's own error is what the user needs to see
+        }
+    }
+
+    private RunSummary runWithHook(Path resumeFrom) {
         Torch.setThreads(config.threads() > 0 ? config.threads() : Runtime.getRuntime().availableProcessors());
         ComputeDevice device = config.device();
         Devices.requireAvailable(device);
@@ -146,11 +195,25 @@ public final class Pretrainer {
         Tensor firstParameter = parameters.get(0);
 
         TrainingState state = new TrainingState(0, 0, 0, config.seed(), 0, 0, config.runDefinition());
-        if (resumeFrom != null) {
-            state = Checkpoints.load(resumeFrom, modules, optimizer, device);
-            checkSameRun(resumeFrom, state);
-        }
         Checkpoints checkpoints = new Checkpoints(config.out());
+        if (resumeFrom != null) {
+            boolean sameRun = Checkpoints.runOf(resumeFrom).map(r -> Checkpoints.sameFolder(r, config.out())).orElse(false);
+            if (!sameRun && Checkpoints.latest(config.out()).isPresent()) {
+                throw new IllegalArgumentException("cannot resume " + resumeFrom + " into " + config.out()
+                        + ": that folder holds another run; resume a checkpoint into its own run folder");
+            }
+            // the flags first (another --img-size is named as such), then every file, before any step
+            checkSameRun(resumeFrom, Checkpoints.readState(resumeFrom));
+            state = Checkpoints.load(resumeFrom, modules, optimizer, device);
+            if (sameRun) {
+                var discarded = checkpoints.rewindTo(resumeFrom);
+                if (!discarded.isEmpty()) {
+                    listener.warning("resuming from " + resumeFrom.getFileName() + " discards the run's later "
+                            + "checkpoint(s) " + String.join(", ", discarded) + " and their metrics lines");
+                }
+            }
+            lastStep = state.step();
+        }
         int incomplete = checkpoints.removeIncomplete();
         if (incomplete > 0) {
             listener.warning("removed " + incomplete + " incomplete checkpoint file(s) left in " + checkpoints.dir()
@@ -289,6 +352,8 @@ public final class Pretrainer {
                         m.gradNorm(), m.skipped(), m.skippedSteps(), config.effectiveBatchSize() / seconds, m.dataWaitS(),
                         seconds, (t1 - startNanos) / 1e9, Memory.residentMiB(), Memory.heapMiB(), m.lossScale());
                 files.append(m);
+                stepWritten = true;
+                lastStep = m.step();
                 if (!m.skipped()) stats.add(m.loss());
                 listener.step(m, total);
 
