@@ -356,10 +356,15 @@ final class PretrainCommand implements Callable<Integer> {
         // a path a flag names that does not exist is a runtime error (exit 1), as for --data and --teacher
         if (!Files.exists(arg)) throw new IllegalStateException("--resume " + resume + ": no such folder");
         Path checkpoint = Checkpoints.resolve(arg);
-        if (out == null) {
-            Path parent = checkpoint.getParent();
-            out = parent != null && parent.getFileName().toString().equals("checkpoints") ? parent.getParent() : arg;
+        // --resume names the run: the checkpoint's run folder, which --out may repeat but not change (docs/ENGINE.md)
+        Path run = Checkpoints.runOf(checkpoint).orElseThrow(() -> new Main.UsageException("--resume " + resume
+                + ": " + checkpoint + " is not in a run folder's checkpoints/ folder; copy it to NEW/checkpoints/ and"
+                + " resume NEW to start a run from it"));
+        if (out != null && !Checkpoints.sameFolder(out, run)) {
+            throw new Main.UsageException("--out " + out + " is not the run folder of --resume " + resume + " ("
+                    + run + "): leave out --out to continue that run in its own folder");
         }
+        out = run;
         return checkpoint;
     }
 
