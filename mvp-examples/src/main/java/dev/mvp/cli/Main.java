@@ -64,10 +64,19 @@ public final class Main implements Runnable {
     /** The first line of the most informative message in the cause chain. */
     static String oneLine(Throwable ex) {
         Throwable t = ex;
-        while (t.getMessage() == null && t.getCause() != null) t = t.getCause();
-        String message = t.getMessage() == null ? t.getClass().getSimpleName() : t.getMessage();
-        return message.lines().findFirst().orElse(message).strip();
+        // a wrapper whose message is only its cause's toString() (new UncheckedIOException(e)) says nothing more
+        while (t.getCause() != null && (t.getMessage() == null || t.getMessage().equals(t.getCause().toString()))) t = t.getCause();
+        String message = t instanceof java.io.IOException io && t instanceof java.nio.file.FileSystemException
+                ? RunFolders.reason(io) // the file and the reason in words, never just the file
+                : t.getMessage() == null ? t.getClass().getSimpleName() : t.getMessage();
+        String line = message.lines().findFirst().orElse(message).strip();
+        String words = CLASS_NAME.matcher(line).replaceAll("").strip();
+        return words.isEmpty() ? line : words;
     }
+
+    /** A Java class name with its colon, as {@code Throwable.toString()} puts it before a message. */
+    private static final java.util.regex.Pattern CLASS_NAME =
+            java.util.regex.Pattern.compile("\\b(?:[a-z_$][\\w$]*\\.)+[A-Z][\\w$]*(?:Exception|Error)\\b:?\\s*");
 
     /** A usage problem found after parsing (e.g. conflicting flags): exit code 2. */
     public static final class UsageException extends RuntimeException {

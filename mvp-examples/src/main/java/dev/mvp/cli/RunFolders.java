@@ -1,6 +1,11 @@
 package dev.mvp.cli;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.time.LocalDateTime;
 import java.time.format.DateTimeFormatter;
 
@@ -33,5 +38,58 @@ final class RunFolders {
     /** {@code out} when given, else {@link #defaultFor(String)}. */
     static Path orDefault(Path out, String command) {
         return out != null ? out : defaultFor(command);
+    }
+
+    /**
+     * The output folder of an evaluation command ({@code out}, else {@link #defaultFor(String)}), checked before any
+     * work: it is created with its parents and a probe file is written and deleted in it, so a read-only or
+     * unwritable target, or a file in the way, stops the command at once instead of after training. Folders this
+     * check created are removed again (a run that fails later leaves nothing behind; the commands create the folder
+     * when they write their results).
+     *
+     * @throws Main.UsageException   when {@code --out} names an existing file (exit 2)
+     * @throws UncheckedIOException  {@code cannot write to <dir>: <reason in words>} otherwise (exit 1)
+     */
+    static Path prepare(Path out, String command) {
+        Path dir = orDefault(out, command);
+        if (Files.exists(dir) && !Files.isDirectory(dir)) {
+            String what = out != null ? "--out " + dir : "the run folder " + dir.toAbsolutePath();
+            throw new Main.UsageException(what + " is a file; give a folder");
+        }
+        List<Path> created = new ArrayList<>();
+        try {
+            for (Path p = dir.toAbsolutePath().normalize(); p != null && !Files.exists(p); p = p.getParent()) created.add(p);
+            Files.createDirectories(dir);
+            Path probe = Files.createTempFile(dir, ".mvp-write-check-", ".tmp");
+            Files.delete(probe);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write to " + (out != null ? "--out " : "the run folder ") + dir + ": " + reason(e), e);
+        } finally {
+            for (Path p : created) { // deepest first
+                try {
+                    Files.deleteIfExists(p);
+                } catch (IOException ignored) {
+                    // not empty or not ours to remove: leave it
+                }
+            }
+        }
+        return dir;
+    }
+
+    /** Why a file operation failed, in words (never the exception's class name): the file, then the reason. */
+    static String reason(IOException e) {
+        String file = e instanceof java.nio.file.FileSystemException f && f.getFile() != null ? f.getFile() + ": " : "";
+        if (e instanceof java.nio.file.AccessDeniedException) return file + "permission denied";
+        if (e instanceof java.nio.file.NoSuchFileException) return file + "no such file or folder";
+        if (e instanceof java.nio.file.DirectoryNotEmptyException) return file + "folder not empty";
+        if (e instanceof java.nio.file.NotDirectoryException) return file + "not a folder";
+        if (e instanceof java.nio.file.FileAlreadyExistsException) return file + "already exists (a file where a folder is needed?)";
+        if (e instanceof java.nio.file.FileSystemException f) {
+            String r = f.getReason();
+            if (r == null || r.isBlank()) return file + "input/output error";
+            return file + Character.toLowerCase(r.charAt(0)) + r.substring(1);
+        }
+        if (e.getMessage() != null && !e.getMessage().isBlank()) return e.getMessage().lines().findFirst().orElse("").strip();
+        return "input/output error";
     }
 }
