@@ -316,9 +316,13 @@ final class PretrainCommand implements Callable<Integer> {
                 : s.meanOver() == 1 ? String.format(java.util.Locale.ROOT, "one good step")
                 : String.format(java.util.Locale.ROOT, "mean of first/last %d steps %.4f -> %.4f", s.meanOver(),
                         s.meanLossFirst10(), s.meanLossLast10());
-        return String.format(java.util.Locale.ROOT, "mvp pretrain: done: %d steps in %s, loss %.4f -> %.4f (%s), "
+        // a resumed run: the run's step count, and which of them this invocation ran
+        String resumed = s.stepsRun() >= s.steps() ? "" : String.format(java.util.Locale.ROOT,
+                " (%d this time: steps %d-%d, resumed at step %d)", s.stepsRun(), s.steps() - s.stepsRun() + 1, s.steps(),
+                s.steps() - s.stepsRun());
+        return String.format(java.util.Locale.ROOT, "mvp pretrain: done: %d steps%s in %s, loss %.4f -> %.4f (%s), "
                         + "%d bad files skipped, %d steps skipped; metrics %s, checkpoint %s",
-                s.steps(), ConsoleProgress.duration(s.seconds()), s.firstLoss(), s.lastLoss(), means, s.badFiles(),
+                s.steps(), resumed, ConsoleProgress.duration(s.seconds()), s.firstLoss(), s.lastLoss(), means, s.badFiles(),
                 s.skippedSteps(), metrics, s.checkpoint());
     }
 

@@ -132,7 +132,7 @@ class MainTest {
         Result resumed = mvp("pretrain", "--resume", out.resolve("checkpoints/step-00000002").toString(),
                 "--threads", "1", "--workers", "2");
         assertThat(resumed.code()).as(resumed.err()).isZero();
-        assertThat(resumed.out()).contains("resuming from", "done: 4 steps");
+        assertThat(resumed.out()).contains("resuming from", "done: 4 steps (2 this time: steps 3-4, resumed at step 2)");
         assertThat(Files.readAllLines(out.resolve("metrics.jsonl"))).hasSize(4);
     }
 }

@@ -31,7 +31,7 @@ class ResumeAutoTest {
         Path out = tmp.resolve("run");
         StringWriter o1 = new StringWriter(), e1 = new StringWriter();
         assertThat(Main.run(new PrintWriter(o1, true), new PrintWriter(e1, true), run(out))).as(e1.toString()).isZero();
-        assertThat(o1.toString()).contains("done: 4 steps").doesNotContain("resuming");
+        assertThat(o1.toString()).contains("done: 4 steps in").doesNotContain("resuming");
 
         // as if the run had been killed after its step-2 checkpoint
         Path checkpoints = out.resolve("checkpoints");
