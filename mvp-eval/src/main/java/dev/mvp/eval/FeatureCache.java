@@ -48,7 +48,8 @@ import java.util.Map;
  * one {@link ImageDecoders#fastest()} gives on this machine, else the commands' {@code --decoder}), and
  * every image path and label of the dataset, so a changed backbone, transform, decoder or dataset gets a new entry
  * instead of stale features. The manifest is written last, atomically: an entry without one is
- * incomplete and is recomputed.
+ * incomplete and is recomputed. An entry that cannot be read back (a truncated or altered shard, a manifest that is
+ * not JSON) is dropped with one warning line on standard error and recomputed.
  */
 public final class FeatureCache {
     /** Rows per shard file by default (65536 x 768 float32 = 192 MiB). */
@@ -114,12 +115,22 @@ public final class FeatureCache {
                                    boolean[] hit) {
         Path dir = entry(extractor, dataset, decoder);
         if (Files.isRegularFile(dir.resolve("manifest.json"))) {
-            FeatureSet cached = read(dir);
-            if (cached.size() + cached.skipped() == dataset.size() && cached.dim() == extractor.dim()) {
-                if (hit != null) hit[0] = true;
-                return cached;
+            FeatureSet cached = null;
+            try {
+                cached = read(dir);
+            } catch (RuntimeException e) {
+                // a damaged entry (truncated shard, edited manifest, disk error) is dropped and recomputed, once
+                String why = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage().lines().findFirst().orElse("");
+                System.err.println("mvp: warning: feature cache entry " + dir + " is damaged (" + why + "); recomputing it");
+                drop(dir);
             }
-            cached.close();
+            if (cached != null) {
+                if (cached.size() + cached.skipped() == dataset.size() && cached.dim() == extractor.dim()) {
+                    if (hit != null) hit[0] = true;
+                    return cached;
+                }
+                cached.close();
+            }
         }
         FeatureSet set = Features.extract(extractor, dataset, batchSize, workers, decoder, maxBadFraction, phase, progress);
         Map<String, String> about = new LinkedHashMap<>();
@@ -130,6 +141,19 @@ public final class FeatureCache {
         write(dir, set, shardRows, about);
         if (hit != null) hit[0] = false;
         return set;
+    }
+
+    /** Deletes an entry's manifest first (so it is incomplete from then on), then its other files. */
+    private static void drop(Path dir) {
+        try {
+            Files.deleteIfExists(dir.resolve("manifest.json"));
+            try (var files = Files.list(dir)) {
+                for (Path f : (Iterable<Path>) files::iterator) Files.deleteIfExists(f);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot remove the damaged feature cache entry " + dir + ": " + e.getMessage()
+                    + "; delete it or run with --no-cache", e);
+        }
     }
 
     /**

@@ -37,14 +37,14 @@ public record ProbeConfig(int epochs, int batchSize, double baseLr, OptimizerKin
     public ProbeConfig {
         if (epochs < 1) throw new IllegalArgumentException("epochs must be >= 1, got " + epochs);
         if (batchSize < 1) throw new IllegalArgumentException("batch size must be >= 1, got " + batchSize);
-        if (!(baseLr > 0)) throw new IllegalArgumentException("base learning rate must be > 0, got " + baseLr);
-        if (weightDecay < 0 || momentum < 0 || momentum >= 1) {
+        if (!(baseLr > 0 && Double.isFinite(baseLr))) throw new IllegalArgumentException("base learning rate must be > 0, got " + baseLr);
+        if (!(weightDecay >= 0 && Double.isFinite(weightDecay)) || !(momentum >= 0 && momentum < 1)) {
             throw new IllegalArgumentException("weight decay must be >= 0 and momentum in [0, 1)");
         }
-        if (warmupEpochs < 0 || warmupEpochs > epochs) {
+        if (!(warmupEpochs >= 0 && warmupEpochs <= epochs)) {
             throw new IllegalArgumentException("warm-up epochs must be in [0, epochs], got " + warmupEpochs);
         }
-        if (minLr < 0) throw new IllegalArgumentException("min lr must be >= 0, got " + minLr);
+        if (!(minLr >= 0 && Double.isFinite(minLr))) throw new IllegalArgumentException("min lr must be >= 0, got " + minLr);
         java.util.Objects.requireNonNull(optimizer, "optimizer");
     }
 

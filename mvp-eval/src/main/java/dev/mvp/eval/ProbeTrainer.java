@@ -90,9 +90,19 @@ public final class ProbeTrainer {
         return trainAugmented(extractor, train, val, config, workers, ImageDecoders.fastest(), listener, probeOut);
     }
 
-    /** As above, decoding the training images with {@code decoder}. */
+    /** As above, decoding the training images with {@code decoder}; the first undecodable one is an error. */
     public static Result trainAugmented(FeatureExtractor extractor, ImageDataset train, FeatureSet val, ProbeConfig config,
                                         int workers, ImageDecoder decoder, Listener listener,
+                                        LinearProbe[] probeOut) {
+        return trainAugmented(extractor, train, val, config, workers, decoder, -1, listener, probeOut);
+    }
+
+    /**
+     * As above, leaving out up to {@code maxBadFraction} of the training images that cannot be decoded (each warned
+     * about once and replaced by the next image of the epoch's order; more is a {@link TooManyBadImages}).
+     */
+    public static Result trainAugmented(FeatureExtractor extractor, ImageDataset train, FeatureSet val, ProbeConfig config,
+                                        int workers, ImageDecoder decoder, double maxBadFraction, Listener listener,
                                         LinearProbe[] probeOut) {
         Torch.init();
         if (val.dim() != extractor.dim()) {
@@ -100,7 +110,8 @@ public final class ProbeTrainer {
         }
         int size = extractor.transform().size();
         int batch = Math.min(config.batchSize(), train.size());
-        try (TrainImages data = new TrainImages(train, new TrainTransform(size, false, 0), batch, config.seed(), workers, decoder)) {
+        try (TrainImages data = new TrainImages(train, new TrainTransform(size, false, 0), batch, config.seed(), workers, decoder,
+                maxBadFraction)) {
             BatchSource source = (epoch, it) -> {
                 TrainImages.Batch b = data.next();
                 long[] y = new long[batch];
@@ -136,7 +147,12 @@ public final class ProbeTrainer {
                     lr = config.lrAt(epoch + (double) it / steps);
                     try (PointerScope scope = new PointerScope()) {
                         Tensor[] xy = source.batch(epoch, it);
-                        lossSum += probe.trainStep(xy[0], xy[1], optimizer, lr);
+                        double loss = probe.trainStep(xy[0], xy[1], optimizer, lr);
+                        if (!Double.isFinite(loss)) {
+                            throw new IllegalStateException(String.format(java.util.Locale.ROOT, "the probe's training "
+                                    + "loss is %s at epoch %d step %d (lr %.3g): lower --blr", loss, epoch + 1, it + 1, lr));
+                        }
+                        lossSum += loss;
                     }
                 }
                 double[] acc = probe.evaluate(val, 1024);

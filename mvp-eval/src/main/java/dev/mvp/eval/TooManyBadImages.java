@@ -40,13 +40,13 @@ public final class TooManyBadImages extends DataException {
     public String last() { return last; }
 
     /** Counts the loader's warnings (one per undecodable file) and passes them on. */
-    static final class Counter implements Consumer<String> {
+    public static final class Counter implements Consumer<String> {
         private static final String PREFIX = "skipping undecodable image ";
         private final Consumer<String> next;
         private long count;
         private String last = "";
 
-        Counter(Consumer<String> next) {
+        public Counter(Consumer<String> next) {
             this.next = next;
         }
 
@@ -66,7 +66,7 @@ public final class TooManyBadImages extends DataException {
          * {@code e} as a {@link TooManyBadImages} when it is the loader giving up on undecodable files (its message
          * names maxBadFraction), else {@code e} itself. Call after the loader is closed, so every warning is counted.
          */
-        RuntimeException explain(RuntimeException e, int images, double maxBadFraction, String dataset) {
+        public RuntimeException explain(RuntimeException e, int images, double maxBadFraction, String dataset) {
             if (e instanceof DataException && !(e instanceof TooManyBadImages) && count() > 0
                     && e.getMessage() != null && e.getMessage().contains("maxBadFraction")) {
                 return new TooManyBadImages(count(), images, maxBadFraction, dataset, last(), e);

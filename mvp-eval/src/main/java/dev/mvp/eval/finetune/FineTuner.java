@@ -7,6 +7,7 @@ import dev.mvp.data.BatchLoader;
 import dev.mvp.data.EvalTransform;
 import dev.mvp.data.ImageDataset;
 import dev.mvp.data.ImageDecoder;
+import dev.mvp.data.LoaderConfig;
 import dev.mvp.data.ImageDecoders;
 import dev.mvp.eval.Features;
 import dev.mvp.eval.KnnClassifier;
@@ -73,6 +74,17 @@ public final class FineTuner {
      */
     public static Result run(VisionTransformer model, ImageDataset train, ImageDataset val, FinetuneConfig config,
                              int workers, ImageDecoder decoder, Listener listener, VisionTransformer[] emaOut) {
+        return run(model, train, val, config, workers, decoder, -1, listener, emaOut);
+    }
+
+    /**
+     * As above, leaving out up to {@code maxBadFraction} of the training images and of the evaluation images that
+     * cannot be decoded (each warned about; more stops with a {@link dev.mvp.eval.TooManyBadImages}); negative: the
+     * first undecodable training image is an error and evaluation allows the loader's default 1%.
+     */
+    public static Result run(VisionTransformer model, ImageDataset train, ImageDataset val, FinetuneConfig config,
+                             int workers, ImageDecoder decoder, double maxBadFraction, Listener listener,
+                             VisionTransformer[] emaOut) {
         Torch.init();
         int classes = model.config().numClasses();
         if (classes < 1) throw new IllegalArgumentException("the model has no classifier head");
@@ -90,7 +102,8 @@ public final class FineTuner {
         EvalTransform evalTransform = EvalTransform.standard(size);
         SplittableRandom mixRng = new SplittableRandom(TrainImages.mix(config.seed(), 77, 0));
         List<Epoch> history = new ArrayList<>();
-        try (TrainImages data = new TrainImages(train, transform, config.batchSize(), config.seed(), workers, decoder)) {
+        try (TrainImages data = new TrainImages(train, transform, config.batchSize(), config.seed(), workers, decoder,
+                maxBadFraction)) {
             int steps = data.stepsPerEpoch();
             long total = (long) steps * config.epochs(), step = 0;
             for (int epoch = 0; epoch < config.epochs(); epoch++) {
@@ -120,7 +133,7 @@ public final class FineTuner {
                     lossSum += loss;
                     listener.step(epoch + 1, step + 1, total, loss, lr);
                 }
-                double[] acc = evaluate(model, val, evalTransform, 64, workers, decoder);
+                double[] acc = evaluate(model, val, evalTransform, 64, workers, decoder, maxBadFraction);
                 Epoch e = new Epoch(epoch + 1, lossSum / steps, lr, acc[0], acc[1], (System.nanoTime() - t0) / 1e9);
                 history.add(e);
                 listener.epoch(e);
@@ -149,10 +162,30 @@ public final class FineTuner {
     /** As {@link #evaluate(VisionTransformer, ImageDataset, EvalTransform, int, int)}, decoding with {@code decoder}. */
     public static double[] evaluate(VisionTransformer model, ImageDataset data, EvalTransform transform, int batchSize,
                                     int workers, ImageDecoder decoder) {
+        return evaluate(model, data, transform, batchSize, workers, decoder, -1);
+    }
+
+    /**
+     * As above, stopping with a {@link dev.mvp.eval.TooManyBadImages} when more than {@code maxBadFraction} of the
+     * images cannot be decoded (negative: the loader's default).
+     */
+    public static double[] evaluate(VisionTransformer model, ImageDataset data, EvalTransform transform, int batchSize,
+                                    int workers, ImageDecoder decoder, double maxBadFraction) {
+        LoaderConfig config = Features.loaderConfig(batchSize, workers, decoder);
+        if (maxBadFraction >= 0) config = config.withMaxBadFraction(maxBadFraction);
+        dev.mvp.eval.TooManyBadImages.Counter warnings = new dev.mvp.eval.TooManyBadImages.Counter(config.warnings());
+        try {
+            return evaluate(model, data, transform, config.withWarnings(warnings));
+        } catch (RuntimeException e) {
+            throw warnings.explain(e, data.size(), config.maxBadFraction(), data.describe());
+        }
+    }
+
+    private static double[] evaluate(VisionTransformer model, ImageDataset data, EvalTransform transform, LoaderConfig loaderConfig) {
         model.eval();
         int classes = model.config().numClasses();
         long c1 = 0, c5 = 0, n = 0;
-        try (BatchLoader images = BatchLoader.evaluation(data, transform, Features.loaderConfig(batchSize, workers, decoder));
+        try (BatchLoader images = BatchLoader.evaluation(data, transform, loaderConfig);
              NoGradGuard noGrad = new NoGradGuard()) {
             while (images.hasNext()) {
                 float[] logits;

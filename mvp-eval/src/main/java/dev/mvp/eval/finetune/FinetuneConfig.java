@@ -37,11 +37,20 @@ public record FinetuneConfig(int epochs, int warmupEpochs, int batchSize, double
         if (epochs < 1) throw new IllegalArgumentException("epochs must be >= 1, got " + epochs);
         if (warmupEpochs < 0 || warmupEpochs > epochs) throw new IllegalArgumentException("warm-up epochs must be in [0, epochs]");
         if (batchSize < 1) throw new IllegalArgumentException("batch size must be >= 1");
-        if (!(lr > 0) || minLr < 0) throw new IllegalArgumentException("lr must be > 0 and min lr >= 0");
-        if (weightDecay < 0) throw new IllegalArgumentException("weight decay must be >= 0");
+        if (!(lr > 0 && Double.isFinite(lr))) throw new IllegalArgumentException("lr must be a finite number > 0, got " + lr);
+        if (!(minLr >= 0 && minLr <= lr)) throw new IllegalArgumentException("min lr must be in [0, lr " + lr + "], got " + minLr);
+        if (!(weightDecay >= 0 && Double.isFinite(weightDecay))) throw new IllegalArgumentException("weight decay must be a finite number >= 0, got " + weightDecay);
         if (!(layerDecay > 0 && layerDecay <= 1)) throw new IllegalArgumentException("layer decay must be in (0, 1], got " + layerDecay);
-        if (dropPath < 0 || dropPath >= 1) throw new IllegalArgumentException("drop path must be in [0, 1)");
-        if (emaDecay < 0 || emaDecay >= 1) throw new IllegalArgumentException("EMA decay must be in [0, 1)");
+        if (!(dropPath >= 0 && dropPath < 1)) throw new IllegalArgumentException("drop path must be in [0, 1), got " + dropPath);
+        if (!(smoothing >= 0 && smoothing < 1)) throw new IllegalArgumentException("label smoothing must be in [0, 1), got " + smoothing);
+        if (!(mixup >= 0 && Double.isFinite(mixup)) || !(cutmix >= 0 && Double.isFinite(cutmix))) {
+            throw new IllegalArgumentException("Mixup and CutMix alphas must be finite numbers >= 0, got " + mixup + " and " + cutmix);
+        }
+        if (!(mixProb >= 0 && mixProb <= 1) || !(switchProb >= 0 && switchProb <= 1) || !(eraseProb >= 0 && eraseProb <= 1)) {
+            throw new IllegalArgumentException("mix, switch and erase probabilities must be in [0, 1], got " + mixProb + ", "
+                    + switchProb + ", " + eraseProb);
+        }
+        if (!(emaDecay >= 0 && emaDecay < 1)) throw new IllegalArgumentException("EMA decay must be in [0, 1), got " + emaDecay);
         if (imageSize < 0) throw new IllegalArgumentException("image size must be >= 0");
         if ((mixup > 0 || cutmix > 0) && mixProb > 0 && batchSize % 2 != 0) {
             throw new IllegalArgumentException("Mixup/CutMix pair image i with image B-1-i: the batch size must be even, got " + batchSize);

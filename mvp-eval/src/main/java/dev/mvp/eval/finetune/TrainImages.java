@@ -21,7 +21,10 @@ import java.util.concurrent.Future;
  * (seed, epoch)); batch b holds positions {@code [b B, (b + 1) B)}; the last incomplete batch is dropped (BEiT:
  * {@code drop_last=True}). Each sample is augmented by a {@link TrainTransform} with a generator seeded by (seed,
  * epoch, position), so batches do not depend on the number of workers. Worker threads assemble whole batches ahead.
- * A file that fails to decode is a {@link DataException} naming it. Not thread-safe: one consumer.
+ * A file that fails to decode is warned about once (standard error) and replaced by the next decodable image of the
+ * epoch's order, until more than {@code maxBadFraction} of the dataset's images are bad: then a
+ * {@link dev.mvp.eval.TooManyBadImages} (the constructors without the fraction stop at the first bad file, a
+ * {@link DataException} naming it). Not thread-safe: one consumer.
  */
 public final class TrainImages implements AutoCloseable {
 
@@ -38,6 +41,9 @@ public final class TrainImages implements AutoCloseable {
     private final ArrayDeque<Future<Batch>> inFlight = new ArrayDeque<>();
     private final int ahead;
     private final int stepsPerEpoch;
+    private final double maxBadFraction;
+    private final java.util.Set<Integer> bad = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    private volatile String lastBad = "";
     private long nextBatch;
 
     /** Decoding with the default decoder ({@link ImageDecoders#fastest()}: libjpeg-turbo when installed). */
@@ -48,6 +54,17 @@ public final class TrainImages implements AutoCloseable {
     /** Decoding with {@code decoder} (the commands' {@code --decoder}). */
     public TrainImages(ImageDataset dataset, TrainTransform transform, int batchSize, long seed, int workers,
                        ImageDecoder decoder) {
+        this(dataset, transform, batchSize, seed, workers, decoder, -1);
+    }
+
+    /**
+     * Leaving out up to {@code maxBadFraction} of the images when they cannot be decoded (see the class comment;
+     * negative: none, the first is an error).
+     */
+    public TrainImages(ImageDataset dataset, TrainTransform transform, int batchSize, long seed, int workers,
+                       ImageDecoder decoder, double maxBadFraction) {
+        if (!(maxBadFraction <= 1)) throw new IllegalArgumentException("maxBadFraction must be <= 1, got " + maxBadFraction);
+        this.maxBadFraction = maxBadFraction;
         this.decoder = Objects.requireNonNull(decoder, "decoder");
         if (batchSize < 1 || workers < 1) throw new IllegalArgumentException("batch size and workers must be >= 1");
         if (dataset.size() < batchSize) {
@@ -90,12 +107,26 @@ public final class TrainImages implements AutoCloseable {
         int[] labels = new int[batchSize];
         for (int i = 0; i < batchSize; i++) {
             int position = step * batchSize + i, index = order[position];
-            labels[i] = dataset.label(index);
             SplittableRandom rng = new SplittableRandom(mix(seed, epoch, position));
-            try {
-                transform.apply(decoder.decode(dataset.path(index)), rng, resamplers.get(), pixels, i * per);
-            } catch (DecodeException e) {
-                throw new DataException("cannot decode image " + e.getMessage(), e);
+            for (int tries = 0; ; tries++) {
+                if (!bad.contains(index)) {
+                    try {
+                        transform.apply(decoder.decode(dataset.path(index)), rng, resamplers.get(), pixels, i * per);
+                        labels[i] = dataset.label(index);
+                        break;
+                    } catch (DecodeException e) {
+                        if (maxBadFraction < 0) throw new DataException("cannot decode image " + e.getMessage(), e);
+                        if (bad.add(index)) {
+                            lastBad = e.getMessage();
+                            System.err.println("mvp: warning: skipping undecodable training image " + e.getMessage());
+                        }
+                        if (bad.size() > maxBadFraction * dataset.size() || tries >= dataset.size()) {
+                            throw new dev.mvp.eval.TooManyBadImages(bad.size(), dataset.size(), maxBadFraction,
+                                    dataset.describe(), lastBad, e);
+                        }
+                    }
+                }
+                index = order[(position + tries + 1) % order.length]; // the next image of the epoch's order instead
             }
         }
         return new Batch(epoch, step, pixels, labels);

@@ -29,9 +29,11 @@ public record SegConfig(int iterations, int batchSize, double lr, int warmupIter
     }
 
     public SegConfig {
-        if (!(catMaxRatio > 0)) throw new IllegalArgumentException("cat_max_ratio must be > 0 (1: no retry), got " + catMaxRatio);
+        if (!(catMaxRatio > 0 && catMaxRatio <= 1)) throw new IllegalArgumentException("cat_max_ratio must be in (0, 1] (1: no retry), got " + catMaxRatio);
         if (iterations < 1 || batchSize < 1) throw new IllegalArgumentException("iterations and batch size must be >= 1");
-        if (!(lr > 0) || warmupIters < 0 || weightDecay < 0) throw new IllegalArgumentException("bad lr, warm-up or weight decay");
+        if (!(lr > 0 && Double.isFinite(lr))) throw new IllegalArgumentException("lr must be a finite number > 0, got " + lr);
+        if (warmupIters < 0) throw new IllegalArgumentException("warm-up iterations must be >= 0, got " + warmupIters);
+        if (!(weightDecay >= 0 && Double.isFinite(weightDecay))) throw new IllegalArgumentException("weight decay must be a finite number >= 0, got " + weightDecay);
         if (!(layerDecay > 0 && layerDecay <= 1)) throw new IllegalArgumentException("layer decay must be in (0, 1]");
         if (!(minScale > 0 && minScale <= maxScale)) throw new IllegalArgumentException("scale range must satisfy 0 < min <= max");
     }

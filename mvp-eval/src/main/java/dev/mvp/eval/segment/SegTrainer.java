@@ -56,7 +56,18 @@ public final class SegTrainer {
     /** As {@link #train(Segmenter, SegmentationData, SegConfig, int, Listener)}, decoding with {@code decoder}. */
     public static double train(Segmenter model, SegmentationData data, SegConfig config, int workers, ImageDecoder decoder,
                                Listener listener) {
+        return train(model, data, config, workers, decoder, -1, listener);
+    }
+
+    /**
+     * As above, leaving out up to {@code maxBadFraction} of the training images that cannot be decoded (each warned
+     * about once on standard error and replaced by another draw; more stops with a
+     * {@link dev.mvp.eval.TooManyBadImages}); negative: the first is an error.
+     */
+    public static double train(Segmenter model, SegmentationData data, SegConfig config, int workers, ImageDecoder decoder,
+                               double maxBadFraction, Listener listener) {
         Torch.init();
+        BadImages badImages = new BadImages(maxBadFraction, data);
         if (model instanceof UperNetSegmenter && config.batchSize() < 2) {
             throw new IllegalArgumentException("UperNet's BatchNorms need at least 2 crops per batch in training, got " + config.batchSize());
         }
@@ -79,14 +90,14 @@ public final class SegTrainer {
             List<Future<float[][]>> ahead = new ArrayList<>();
             for (int i = 0; i < Math.min(config.iterations(), 2 * Math.max(1, workers)); i++) {
                 int it = i;
-                ahead.add(pool.submit(() -> batch(data, config, s, it, decoder)));
+                ahead.add(pool.submit(() -> batch(data, config, s, it, decoder, badImages)));
             }
             int nextSubmit = ahead.size();
             for (int iter = 0; iter < config.iterations(); iter++) {
                 float[][] b = get(ahead.remove(0));
                 if (nextSubmit < config.iterations()) {
                     int it = nextSubmit++;
-                    ahead.add(pool.submit(() -> batch(data, config, s, it, decoder)));
+                    ahead.add(pool.submit(() -> batch(data, config, s, it, decoder, badImages)));
                 }
                 double lr = config.lrAt(iter), loss;
                 model.module().train(true);
@@ -131,16 +142,51 @@ public final class SegTrainer {
 
     /** Batch {@code iter}: {pixels [B*3*S*S], labels [B*S*S] as floats}; samples drawn with replacement per (seed, iter). */
     static float[][] batch(SegmentationData data, SegConfig config, int s, int iter, ImageDecoder decoder) {
+        return batch(data, config, s, iter, decoder, new BadImages(-1, data));
+    }
+
+    /** The undecodable training images met so far, and how many may be. */
+    static final class BadImages {
+        private final double maxFraction;
+        private final SegmentationData data;
+        private final java.util.Set<Integer> bad = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+        BadImages(double maxFraction, SegmentationData data) {
+            this.maxFraction = maxFraction;
+            this.data = data;
+        }
+
+        boolean isBad(int index) {
+            return bad.contains(index);
+        }
+
+        /** Records a decode failure: a DataException or TooManyBadImages when it is one too many. */
+        void failed(int index, DecodeException e) {
+            if (maxFraction < 0) throw new DataException("cannot decode image " + e.getMessage(), e);
+            if (bad.add(index)) System.err.println("mvp: warning: skipping undecodable training image " + e.getMessage());
+            if (bad.size() > maxFraction * data.size() || bad.size() >= data.size()) {
+                throw new dev.mvp.eval.TooManyBadImages(bad.size(), data.size(), maxFraction, data.describe(), e.getMessage(), e);
+            }
+        }
+    }
+
+    static float[][] batch(SegmentationData data, SegConfig config, int s, int iter, ImageDecoder decoder, BadImages badImages) {
         int b = config.batchSize();
         float[] px = new float[b * 3 * s * s], lb = new float[b * s * s];
         for (int i = 0; i < b; i++) {
             SplittableRandom rng = new SplittableRandom(config.seed() * 1_000_003L + (long) iter * b + i);
             int index = rng.nextInt(data.size());
-            RgbImage image;
-            try {
-                image = decoder.decode(data.image(index));
-            } catch (DecodeException e) {
-                throw new DataException("cannot decode image " + e.getMessage(), e);
+            RgbImage image = null;
+            while (image == null) {
+                if (badImages.isBad(index)) {
+                    index = rng.nextInt(data.size()); // another draw instead of a known bad file
+                    continue;
+                }
+                try {
+                    image = decoder.decode(data.image(index));
+                } catch (DecodeException e) {
+                    badImages.failed(index, e);
+                }
             }
             LabelMap label = data.label(index);
             if (label.width() != image.width() || label.height() != image.height()) {
@@ -211,6 +257,16 @@ public final class SegTrainer {
     /** As above, decoding with {@code decoder}. */
     public static SegmentationMetrics evaluate(Segmenter model, SegmentationData data, SegInference.Mode mode,
                                                int stride, int batch, ImageDecoder decoder, Progress progress) {
+        return evaluate(model, data, mode, stride, batch, decoder, 1, progress);
+    }
+
+    /**
+     * As above, stopping with a {@link dev.mvp.eval.TooManyBadImages} as soon as more than {@code maxBadFraction}
+     * of the images have been left out.
+     */
+    public static SegmentationMetrics evaluate(Segmenter model, SegmentationData data, SegInference.Mode mode,
+                                               int stride, int batch, ImageDecoder decoder, double maxBadFraction,
+                                               Progress progress) {
         model.module().eval();
         int s = model.backbone().imageSize();
         SegmentationMetrics metrics = new SegmentationMetrics(data.numClasses(), SegmentationData.IGNORE);
@@ -223,6 +279,10 @@ public final class SegTrainer {
                 // loader does (SegmentationData.verify finds such files before training)
                 System.err.println("mvp: warning: validation image left out of the metric: " + e.getMessage());
                 metrics.skip();
+                if (metrics.skipped() > maxBadFraction * data.size()) {
+                    throw new dev.mvp.eval.TooManyBadImages(metrics.skipped(), data.size(), maxBadFraction, data.describe(),
+                            e.getMessage(), e);
+                }
                 progress.update("evaluation", i + 1, data.size());
                 continue;
             }
