@@ -6,9 +6,6 @@ import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -25,8 +22,6 @@ import static org.assertj.core.api.Assertions.within;
  */
 @Tag("e2e")
 class KilledRunTest {
-    static final String MARKER = "MID-WRITE ";
-
     static PretrainConfig config(Path out) {
         return PretrainConfig.builder(TestPaths.sharedData().resolve("cifar10/test"), out).imageSize(32).patchSize(8)
                 .batchSize(4).steps(6).warmupSteps(2).lr(1e-3).checkpointEvery(2).keepCheckpoints(5).threads(1)
@@ -44,18 +39,8 @@ class KilledRunTest {
     }
 
     /** The child: trains into args[0] and hangs while writing the checkpoint of step args[1]. */
-    public static void main(String[] args) throws Exception {
-        long stopAt = Long.parseLong(args[1]);
-        Checkpoints.midWriteHook = step -> {
-            if (step != stopAt) return;
-            System.out.println(MARKER + step);
-            System.out.flush();
-            try {
-                Thread.sleep(Long.MAX_VALUE);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        };
+    public static void main(String[] args) {
+        MidWriteChild.hangAt(Long.parseLong(args[1]));
         run(config(Path.of(args[0])), null);
         System.out.println("FINISHED (the hook did not fire)");
     }
@@ -63,25 +48,13 @@ class KilledRunTest {
     @Test
     void aRunKilledWhileWritingACheckpointResumesFromThePreviousOneOnTheSameTrajectory(@TempDir Path tmp) throws Exception {
         Path killed = tmp.resolve("killed");
-        String java = ProcessHandle.current().info().command().orElseThrow();
-        Process child = new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED",
-                "--sun-misc-unsafe-memory-access=allow", "-cp", System.getProperty("java.class.path"),
-                KilledRunTest.class.getName(), killed.toString(), "4")
-                .redirectErrorStream(true).start();
-        StringBuilder output = new StringBuilder();
-        boolean midWrite = false;
-        try (BufferedReader r = new BufferedReader(new InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8))) {
-            for (String line; (line = r.readLine()) != null; ) {
-                output.append(line).append('\n');
-                if (line.startsWith(MARKER)) {
-                    midWrite = true;
-                    child.destroyForcibly(); // SIGKILL on Linux
-                    break;
-                }
-            }
-        }
+        Process child = MidWriteChild.start(KilledRunTest.class, killed.toString(), "4");
+        MidWriteChild.Output output = MidWriteChild.follow(child, c -> {
+            c.destroyForcibly(); // SIGKILL on Linux
+            return false;
+        });
         assertThat(child.waitFor(60, TimeUnit.SECONDS)).isTrue();
-        assertThat(midWrite).as("the child reached the step-4 checkpoint; its output:\n" + output).isTrue();
+        assertThat(output.reachedMarker()).as("the child reached the step-4 checkpoint; its output:\n" + output.text()).isTrue();
         assertThat(child.exitValue()).as("killed by SIGKILL").isEqualTo(128 + 9);
 
         // the half-written checkpoint is there, but latest still names the step-2 one

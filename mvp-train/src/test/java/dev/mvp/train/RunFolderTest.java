@@ -6,9 +6,6 @@ import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -25,7 +22,6 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
  */
 @Tag("e2e")
 class RunFolderTest {
-    static final String MARKER = "MID-WRITE ";
 
     static PretrainConfig.Builder config(Path data, Path out) {
         return PretrainConfig.builder(data, out).imageSize(32).patchSize(8).batchSize(4).steps(4).warmupSteps(1)
@@ -99,17 +95,7 @@ class RunFolderTest {
 
     /** The child: trains into args[0] and hangs while writing the checkpoint of step args[1]. */
     public static void main(String[] args) {
-        long stopAt = Long.parseLong(args[1]);
-        Checkpoints.midWriteHook = step -> {
-            if (step != stopAt) return;
-            System.out.println(MARKER + step);
-            System.out.flush();
-            try {
-                Thread.sleep(Long.MAX_VALUE);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        };
+        MidWriteChild.hangAt(Long.parseLong(args[1]));
         run(config(Path.of(args[0])).toBuilder().checkpointEvery(2).build(), null);
         System.out.println("FINISHED (the hook did not fire)");
     }
@@ -117,34 +103,27 @@ class RunFolderTest {
     @Test
     void sigtermWhileWritingACheckpointRemovesItAndSaysSoInOneLine(@TempDir Path tmp) throws Exception {
         Path out = tmp.resolve("stopped");
-        String java = ProcessHandle.current().info().command().orElseThrow();
-        Process child = new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED",
-                "--sun-misc-unsafe-memory-access=allow", "-cp", System.getProperty("java.class.path"),
-                RunFolderTest.class.getName(), out.toString(), "4")
-                .redirectErrorStream(true).start();
-        StringBuilder output = new StringBuilder();
-        boolean midWrite = false;
-        try (BufferedReader r = new BufferedReader(new InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8))) {
-            for (String line; (line = r.readLine()) != null; ) {
-                output.append(line).append('\n');
-                if (line.startsWith(MARKER) && !midWrite) {
-                    midWrite = true;
-                    assertThat(out.resolve("checkpoints/step-00000004.tmp-" + child.pid())).isDirectory();
-                    // SIGTERM (Process.destroy would also close the stream read here)
-                    new ProcessBuilder("kill", "-TERM", Long.toString(child.pid())).inheritIO().start().waitFor();
-                }
+        Process child = MidWriteChild.start(RunFolderTest.class, out.toString(), "4");
+        MidWriteChild.Output output = MidWriteChild.follow(child, c -> {
+            assertThat(out.resolve("checkpoints/step-00000004.tmp-" + c.pid())).isDirectory();
+            // SIGTERM (Process.destroy would also close the stream read here), then read its last words
+            try {
+                new ProcessBuilder("kill", "-TERM", Long.toString(c.pid())).inheritIO().start().waitFor();
+            } catch (java.io.IOException | InterruptedException e) {
+                throw new AssertionError("cannot send SIGTERM", e);
             }
-        }
+            return true;
+        });
         assertThat(child.waitFor(60, TimeUnit.SECONDS)).isTrue();
-        assertThat(midWrite).as("the child reached the step-4 checkpoint; its output:\n" + output).isTrue();
+        assertThat(output.reachedMarker()).as("the child reached the step-4 checkpoint; its output:\n" + output.text()).isTrue();
         assertThat(child.exitValue()).as("stopped by SIGTERM").isEqualTo(128 + 15);
         Path checkpoints = out.resolve("checkpoints");
         try (var files = Files.list(checkpoints)) {
             assertThat(files.map(p -> p.getFileName().toString()).sorted().toList())
-                    .as("the temporary folder is removed; output:\n" + output)
+                    .as("the temporary folder is removed; output:\n" + output.text())
                     .containsExactly("latest", "step-00000002");
         }
-        assertThat(output.toString().lines().filter(l -> l.contains("stopped at step")).toList()).singleElement()
+        assertThat(output.text().lines().filter(l -> l.contains("stopped at step")).toList()).singleElement()
                 .satisfies(l -> assertThat(l).contains("stopped at step 4 (SIGTERM or Ctrl-C)",
                         "removed the unfinished checkpoint " + checkpoints.resolve("step-00000004.tmp-" + child.pid()),
                         "the latest checkpoint is " + checkpoints.resolve("step-00000002")));
