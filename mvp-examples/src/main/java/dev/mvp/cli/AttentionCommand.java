@@ -19,6 +19,7 @@ import dev.mvp.eval.BackboneFiles;
 import dev.mvp.eval.Features;
 import dev.mvp.eval.Results;
 import dev.mvp.eval.Subset;
+import dev.mvp.eval.TooManyBadImages;
 import dev.mvp.models.VisionTransformer;
 import dev.mvp.models.io.SafeTensorsWriter;
 import org.bytedeco.javacpp.PointerScope;
@@ -56,7 +57,7 @@ final class AttentionCommand implements Callable<Integer> {
     @Option(names = "--max-images", paramLabel = "N", defaultValue = "0", description = "Only the first N images (0: all).")
     int maxImages;
 
-    @Option(names = "--per-sheet", paramLabel = "N", defaultValue = "8", description = "Images per PNG sheet.")
+    @Option(names = "--per-sheet", paramLabel = "N", defaultValue = "8", description = "Images per PNG sheet (1.." + MAX_PER_SHEET + ").")
     int perSheet;
 
     @Option(names = "--upsample", paramLabel = "nearest|bilinear", defaultValue = "nearest",
@@ -64,7 +65,8 @@ final class AttentionCommand implements Callable<Integer> {
     String upsample;
 
     @Option(names = "--zoom", paramLabel = "N", defaultValue = "0",
-            description = "Enlarge each panel N times for viewing (0: to about 224 pixels).")
+            description = "Enlarge each panel N times for viewing (0: to about 224 pixels; at most " + MAX_ZOOM
+                    + ", and panels of at most " + MAX_PANEL + " pixels).")
     int zoom;
 
     @Option(names = "--heads", paramLabel = "N", defaultValue = "0",
@@ -86,6 +88,15 @@ final class AttentionCommand implements Callable<Integer> {
 
     @CommandLine.Mixin DecoderOption decoderOption;
 
+    @CommandLine.Mixin BadImagesOption badImages;
+
+    /** The most images per sheet. */
+    static final int MAX_PER_SHEET = 64;
+    /** The largest --zoom. */
+    static final int MAX_ZOOM = 16;
+    /** The largest panel side in pixels (input side x zoom). */
+    static final int MAX_PANEL = 2048;
+
     @Option(names = "--out", paramLabel = "DIR", description = "Output folder (default: runs/attention-<time> in the working directory).")
     Path outDir;
 
@@ -93,11 +104,23 @@ final class AttentionCommand implements Callable<Integer> {
 
     @Override public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
-        if (perSheet < 1 || batchSize < 1 || maxImages < 0 || zoom < 0 || heads < 0 || imageSize < 0 || threads < 0) {
-            throw new Main.UsageException("--per-sheet and --batch-size must be >= 1; --max-images, --zoom, --heads, --img-size, --threads >= 0");
-        }
-        if (!(cropPct > 0 && cropPct <= 1)) throw new Main.UsageException("--crop-pct must be in (0, 1], got " + cropPct);
+        Flags.atLeast("--max-images", maxImages, 0);
+        Flags.intRange("--per-sheet", perSheet, 1, MAX_PER_SHEET);
+        Flags.intRange("--zoom", zoom, 0, MAX_ZOOM);
+        Flags.atLeast("--batch-size", batchSize, 1);
+        Flags.atLeast("--threads", threads, 0);
+        Flags.range("--crop-pct", cropPct, 0, false, 1, true);
+        double maxBad = badImages.checked();
         if (!Files.exists(backbone)) throw new Main.UsageException("--backbone " + backbone + ": no such file or folder");
+        int own = Flags.backbone(backbone, heads, imageSize).imageSize();
+        int side = imageSize > 0 ? imageSize : own;
+        int z = zoom > 0 ? zoom : Math.max(1, (int) Math.round(224.0 / side));
+        if ((long) side * z > MAX_PANEL) {
+            throw new Main.UsageException("--zoom " + z + " makes " + side * z + "-pixel panels of the " + side
+                    + "-pixel input, more than " + MAX_PANEL + "; use --zoom <= " + Math.max(1, MAX_PANEL / side));
+        }
+        EvalTransform transform = Flags.transform(() -> new EvalTransform(side, cropPct, Interpolation.BICUBIC,
+                ImageNormalization.IMAGENET));
         AttentionMaps.Upsampling mode;
         try {
             mode = AttentionMaps.Upsampling.parse(upsample);
@@ -105,7 +128,7 @@ final class AttentionCommand implements Callable<Integer> {
             throw new Main.UsageException("--upsample: " + e.getMessage());
         }
         String decoderName = decoderOption.checkedName();
-        Path dir = RunFolders.orDefault(outDir, "attention");
+        Path dir = RunFolders.prepare(outDir, "attention");
         Torch.setThreads(threads > 0 ? threads : Runtime.getRuntime().availableProcessors());
         ImageDecoder decoder = DecoderOption.open(decoderName); // the loader's, and re-decodes each image for its sheet
         ImageDataset folder = ImageDataset.open(images); // a folder or a file list, by what the path is
@@ -118,8 +141,6 @@ final class AttentionCommand implements Callable<Integer> {
         BackboneFiles.Loaded loaded = BackboneFiles.load(backbone, new BackboneFiles.Options(heads, imageSize, 0));
         try (VisionTransformer vit = loaded.model()) {
             int size = vit.imageSize(), g = vit.config().gridSize();
-            int z = zoom > 0 ? zoom : Math.max(1, (int) Math.round(224.0 / size));
-            EvalTransform transform = new EvalTransform(size, cropPct, Interpolation.BICUBIC, ImageNormalization.IMAGENET);
             out.println("mvp attention: " + vit.description() + " from " + loaded.weightFile() + "; " + data.describe()
                     + "; decoder " + ImageDecoders.nameOf(decoder));
             ObjectNode json = Results.object();
@@ -138,8 +159,10 @@ final class AttentionCommand implements Callable<Integer> {
             int mapped = 0;
             List<AttentionMaps.Entry> pending = new ArrayList<>();
             int sheet = 0;
-            try (BatchLoader loader = BatchLoader.evaluation(data, transform,
-                    Features.loaderConfig(batchSize, Runtime.getRuntime().availableProcessors(), decoder))) {
+            dev.mvp.data.LoaderConfig loaderConfig = Features.loaderConfig(batchSize, Runtime.getRuntime().availableProcessors(),
+                    decoder).withMaxBadFraction(maxBad);
+            TooManyBadImages.Counter warnings = new TooManyBadImages.Counter(loaderConfig.warnings());
+            try (BatchLoader loader = BatchLoader.evaluation(data, transform, loaderConfig.withWarnings(warnings))) {
                 while (loader.hasNext()) {
                     float[][] maps;
                     int[] indices;
@@ -169,6 +192,10 @@ final class AttentionCommand implements Callable<Integer> {
                         }
                     }
                 }
+            } catch (RuntimeException e) {
+                RuntimeException explained = warnings.explain(e, data.size(), maxBad, data.describe());
+                if (explained instanceof TooManyBadImages t) throw BadImagesOption.explain(t, "images");
+                throw e;
             }
             if (!pending.isEmpty()) sheets.add(writeSheet(pending, z, dir, sheet, out));
             try (PointerScope scope = new PointerScope()) {

@@ -10,7 +10,10 @@ import dev.mvp.eval.FeatureSpec;
 import dev.mvp.eval.Features;
 import dev.mvp.eval.Progress;
 import dev.mvp.eval.TooManyBadImages;
+import dev.mvp.api.ImageNormalization;
+import dev.mvp.api.Interpolation;
 import dev.mvp.data.DataException;
+import dev.mvp.data.EvalTransform;
 import dev.mvp.data.ImageDecoder;
 import dev.mvp.data.ImageDecoders;
 import picocli.CommandLine.Mixin;
@@ -19,7 +22,7 @@ import picocli.CommandLine.Option;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 
-/** The flags shared by the commands that evaluate frozen features (knn, linprobe): backbone, features, decoder, cache. */
+/** The flags shared by the commands that evaluate frozen features (knn, linprobe): backbone, features, decoder, cache, bad images. */
 final class FeatureOptions {
 
     @Option(names = "--backbone", paramLabel = "FILE|DIR|raw-pixels", required = true,
@@ -64,28 +67,53 @@ final class FeatureOptions {
     @Option(names = "--no-cache", description = "Neither read nor write the feature cache.")
     boolean noCache;
 
-    @Option(names = "--max-bad-fraction", paramLabel = "F", defaultValue = "" + Features.DEFAULT_MAX_BAD_FRACTION,
-            description = "Stop when more than this fraction of a split's images cannot be decoded (each is warned "
-                    + "about and left out of the features).")
-    double maxBadFraction;
+    @Mixin BadImagesOption badImages;
 
     @Mixin DecoderOption decoderOption;
 
     private ImageDecoder decoder;
 
+    /**
+     * Checks every flag before any work (usage errors, exit 2, naming the flag): counts, --crop-pct (0 or (0, 1],
+     * never NaN), --max-bad-fraction, --heads and --img-size against the backbone file (a multiple of its patch size,
+     * see {@link Flags#backbone}), --block against its depth, and the evaluation transform the two sizes make.
+     */
     void validate() {
-        if (batchSize < 1) throw new Main.UsageException("--batch-size must be >= 1, got " + batchSize);
-        if (threads < 0 || workers < 0) throw new Main.UsageException("--threads and --workers must be >= 0");
-        if (heads < 0) throw new Main.UsageException("--heads must be >= 0, got " + heads);
-        if (imageSize < 0) throw new Main.UsageException("--img-size must be >= 0, got " + imageSize);
-        if (cropPct < 0 || cropPct > 1) throw new Main.UsageException("--crop-pct must be in (0, 1], got " + cropPct);
-        if (!(maxBadFraction >= 0 && maxBadFraction <= 1)) {
-            throw new Main.UsageException("--max-bad-fraction must be in [0, 1], got " + maxBadFraction);
+        Flags.atLeast("--batch-size", batchSize, 1);
+        Flags.atLeast("--threads", threads, 0);
+        Flags.atLeast("--workers", workers, 0);
+        Flags.atLeast("--heads", heads, 0);
+        Flags.atLeast("--img-size", imageSize, 0);
+        if (!(cropPct == 0 || cropPct > 0 && cropPct <= 1)) {
+            throw new Main.UsageException("--crop-pct must be 0 (the default) or in (0, 1], got " + cropPct);
         }
-        if (!backbone.equals(Extractors.RAW_PIXELS) && !java.nio.file.Files.exists(Path.of(backbone))) {
-            throw new Main.UsageException("--backbone " + backbone + ": no such file or folder (or give raw-pixels)");
-        }
+        badImages.checked();
         decoderOption.checkedName();
+        FeatureSpec spec = spec();
+        boolean raw = backbone.equals(Extractors.RAW_PIXELS);
+        int size;
+        if (raw) {
+            Flags.intRange("--img-size", imageSize, 0, Flags.MAX_RAW_IMAGE_SIZE);
+            size = imageSize > 0 ? imageSize : 32;
+        } else {
+            if (!java.nio.file.Files.exists(Path.of(backbone))) {
+                throw new Main.UsageException("--backbone " + backbone + ": no such file or folder (or give raw-pixels)");
+            }
+            dev.mvp.models.VitConfig config = Flags.backbone(Path.of(backbone), heads, imageSize);
+            try {
+                spec.resolve(config.depth());
+            } catch (IllegalArgumentException e) {
+                throw new Main.UsageException("--block: " + e.getMessage());
+            }
+            size = imageSize > 0 ? imageSize : config.imageSize();
+        }
+        double crop = cropPct > 0 ? cropPct : raw ? 1.0 : 0.875;
+        Flags.transform(() -> new EvalTransform(size, crop, Interpolation.BICUBIC, ImageNormalization.IMAGENET));
+    }
+
+    /** The checked {@code --max-bad-fraction}. */
+    double maxBadFraction() {
+        return badImages.checked();
     }
 
     /** The decoder {@code --decoder} names, made once (exit 1 for turbojpeg without libturbojpeg). */
@@ -114,7 +142,7 @@ final class FeatureOptions {
         decoder();
         Torch.setThreads(threads > 0 ? threads : Runtime.getRuntime().availableProcessors());
         try {
-            return Extractors.open(backbone, new Extractors.Options(heads, imageSize, cropPct, spec));
+            return Flags.transform(() -> Extractors.open(backbone, new Extractors.Options(heads, imageSize, cropPct, spec)));
         } catch (IllegalArgumentException e) {
             if (e.getMessage() != null && e.getMessage().startsWith("block ")) throw new Main.UsageException("--block: " + e.getMessage());
             throw e;
@@ -130,9 +158,7 @@ final class FeatureOptions {
         try {
             return featuresOrStop(extractor, dataset, phase, out);
         } catch (TooManyBadImages e) {
-            throw new DataException(String.format(java.util.Locale.ROOT, "%s: %d of the %d images could not be decoded "
-                    + "(the %s above), more than --max-bad-fraction %s allows, in %s; last: %s", phase, e.bad(),
-                    e.images(), e.bad() == 1 ? "warning" : e.bad() + " warnings", e.maxBadFraction(), e.dataset(), e.last()), e);
+            throw BadImagesOption.explain(e, phase);
         }
     }
 
@@ -141,12 +167,12 @@ final class FeatureOptions {
         Progress progress = lines(out);
         FeatureSet set;
         if (noCache) {
-            set = Features.extract(extractor, dataset, batchSize, workerCount(), decoder(), maxBadFraction, phase, progress);
+            set = Features.extract(extractor, dataset, batchSize, workerCount(), decoder(), maxBadFraction(), phase, progress);
             out.printf("%s: %d x %d extracted in %.1f s%n", phase, set.size(), set.dim(), (System.nanoTime() - t0) / 1e9);
         } else {
             FeatureCache c = new FeatureCache(cache);
             boolean[] hit = new boolean[1];
-            set = c.getOrExtract(extractor, dataset, batchSize, workerCount(), decoder(), maxBadFraction, phase, progress, hit);
+            set = c.getOrExtract(extractor, dataset, batchSize, workerCount(), decoder(), maxBadFraction(), phase, progress, hit);
             out.printf("%s: %d x %d %s in %.1f s (%s)%n", phase, set.size(), set.dim(), hit[0] ? "read from the cache" : "extracted",
                     (System.nanoTime() - t0) / 1e9, c.entry(extractor, dataset, decoder()));
         }

@@ -116,6 +116,8 @@ final class FinetuneCommand implements Callable<Integer> {
 
     @Mixin DecoderOption decoderOption;
 
+    @Mixin BadImagesOption badImages;
+
     @Option(names = "--out", paramLabel = "DIR", description = "Output folder (default: runs/finetune-<time> in the working directory).")
     Path outDir;
 
@@ -128,17 +130,35 @@ final class FinetuneCommand implements Callable<Integer> {
             case "cls" -> false;
             default -> throw new Main.UsageException("--pooling must be mean or cls, got " + pooling);
         };
+        Flags.atLeast("--epochs", epochs, 1);
+        Flags.intRange("--warmup-epochs", warmupEpochs, 0, epochs);
+        Flags.atLeast("--batch-size", batchSize, 1);
+        Flags.rate("--lr", lr);
+        Flags.range("--min-lr", minLr, 0, true, lr, true);
+        Flags.rateOrZero("--weight-decay", weightDecay);
+        Flags.range("--layer-decay", layerDecay, 0, false, 1, true);
+        Flags.range("--drop-path", dropPath, 0, true, 1, false);
+        Flags.range("--smoothing", smoothing, 0, true, 1, false);
+        Flags.nonNegative("--mixup", mixup);
+        Flags.nonNegative("--cutmix", cutmix);
+        Flags.probability("--mixup-prob", mixupProb);
+        Flags.probability("--mixup-switch-prob", switchProb);
+        Flags.probability("--reprob", reprob);
+        Flags.range("--model-ema-decay", emaDecay, 0, true, 1, false);
+        Flags.atLeast("--threads", threads, 0);
+        Flags.atLeast("--workers", workers, 0);
+        double maxBad = badImages.checked();
         FinetuneConfig config;
         try {
             config = new FinetuneConfig(epochs, warmupEpochs, batchSize, lr, minLr, weightDecay, layerDecay, dropPath,
                     smoothing, mixup, cutmix, mixupProb, switchProb, !noRandAugment, reprob, mean, emaDecay, imageSize, seed);
         } catch (IllegalArgumentException e) {
-            throw new Main.UsageException(e.getMessage());
+            throw new Main.UsageException(e.getMessage().startsWith("Mixup/CutMix") ? "--batch-size: " + e.getMessage() : e.getMessage());
         }
         if (!Files.exists(backbone)) throw new Main.UsageException("--backbone " + backbone + ": no such file or folder");
-        if (threads < 0 || workers < 0 || heads < 0) throw new Main.UsageException("--threads, --workers and --heads must be >= 0");
+        Flags.backbone(backbone, heads, imageSize);
         String decoderName = decoderOption.checkedName();
-        Path dir = RunFolders.orDefault(outDir, "finetune");
+        Path dir = RunFolders.prepare(outDir, "finetune");
         LabelledSplits.Opened sets = splits.open("fine-tuning");
         ImageDataset trainSet = sets.train(), valSet = sets.val();
         if (trainSet.size() < batchSize) {
@@ -164,7 +184,9 @@ final class FinetuneCommand implements Callable<Integer> {
                     epochs, steps, batchSize, lr, warmupEpochs, minLr, layerDecay, dropPath, smoothing, mixup, cutmix,
                     mixupProb, switchProb, noRandAugment ? "off" : "rand-m9-mstd0.5-inc1", reprob);
             long every = Math.max(1, (long) steps * epochs / 20);
-            FineTuner.Result r = FineTuner.run(model, trainSet, valSet, config, workers > 0 ? workers : cores, decoder, new FineTuner.Listener() {
+            FineTuner.Result r;
+            try {
+            r = FineTuner.run(model, trainSet, valSet, config, workers > 0 ? workers : cores, decoder, maxBad, new FineTuner.Listener() {
                 @Override public void step(int epoch, long step, long total, double loss, double stepLr) {
                     if (step % every == 0 && steps > 1) {
                         out.printf("  step %d/%d epoch %d loss %.4f lr %.3g%n", step, total, epoch, loss, stepLr);
@@ -177,6 +199,9 @@ final class FinetuneCommand implements Callable<Integer> {
                     out.flush();
                 }
             }, ema);
+            } catch (dev.mvp.eval.TooManyBadImages e) {
+                throw BadImagesOption.explain(e, "fine-tuning");
+            }
             out.printf("%nfine-tuned after %d epochs: top-1 %.2f%%  top-5 %.2f%%%s%n", epochs, r.top1(), r.top5(),
                     ema[0] == null ? "" : String.format("   (EMA: top-1 %.2f%%  top-5 %.2f%%)", r.emaTop1(), r.emaTop5()));
             Path weights = dir.resolve("model.safetensors");

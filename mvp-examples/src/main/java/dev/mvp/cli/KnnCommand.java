@@ -47,11 +47,10 @@ final class KnnCommand implements Callable<Integer> {
 
     @Override public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
-        if (!(temperature > 0)) throw new Main.UsageException("--temperature must be > 0, got " + temperature);
-        for (int k : ks) if (k < 1) throw new Main.UsageException("--k must be >= 1, got " + k);
+        Flags.positive("--temperature", temperature);
+        for (int k : ks) Flags.atLeast("--k", k, 1);
         features.validate();
-        features.spec();
-        Path dir = RunFolders.orDefault(outDir, "knn");
+        Path dir = RunFolders.prepare(outDir, "knn");
         LabelledSplits.Opened sets = splits.open("k-NN");
         ImageDataset trainSet = sets.train(), valSet = sets.val();
         int maxK = ks.stream().mapToInt(Integer::intValue).max().orElseThrow();

@@ -27,8 +27,8 @@ final class LabelledSplits {
         ImageDataset trainSet = dataset(train, trainPerClass, "--train");
         ImageDataset valSet = dataset(val, valPerClass, "--val");
         if (!trainSet.classes().equals(valSet.classes())) {
-            throw new Main.UsageException("--train and --val have different classes (" + trainSet.classes().size() + " vs "
-                    + valSet.classes().size() + "): " + what + " needs the same class folders in both");
+            throw new Main.UsageException("--train and --val have different classes (" + difference(trainSet.classes(),
+                    valSet.classes()) + "): " + what + " needs the same class folders in both");
         }
         return new Opened(trainSet, valSet);
     }
@@ -40,5 +40,21 @@ final class LabelledSplits {
         if (perClass < 0) throw new Main.UsageException(flag + "-per-class must be >= 0, got " + perClass);
         ImageFolder folder = ImageFolder.open(dir);
         return perClass == 0 ? folder : Subset.perClass(folder, perClass);
+    }
+
+    /**
+     * How two class lists differ, in words: the first position whose names differ ({@code class 3 is 'dog' in --train,
+     * 'dot' in --val}) or the names one of them lacks, with the counts.
+     */
+    static String difference(java.util.List<String> train, java.util.List<String> val) {
+        String counts = train.size() + " vs " + val.size();
+        for (int i = 0; i < Math.min(train.size(), val.size()); i++) {
+            if (!train.get(i).equals(val.get(i))) {
+                return counts + "; class " + i + " is '" + train.get(i) + "' in --train, '" + val.get(i) + "' in --val";
+            }
+        }
+        return train.size() > val.size()
+                ? counts + "; --val has no '" + train.get(val.size()) + "'"
+                : counts + "; --train has no '" + val.get(train.size()) + "'";
     }
 }

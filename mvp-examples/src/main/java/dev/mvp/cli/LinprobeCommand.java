@@ -75,19 +75,23 @@ final class LinprobeCommand implements Callable<Integer> {
 
     @Override public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
+        Flags.atLeast("--epochs", epochs, 1);
+        Flags.atLeast("--probe-batch-size", probeBatch, 1);
+        Flags.rate("--blr", blr);
+        Flags.rateOrZero("--weight-decay", weightDecay);
+        Flags.range("--warmup-epochs", warmupEpochs, 0, true, epochs, true);
         ProbeConfig config;
         try {
             config = new ProbeConfig(epochs, probeBatch, blr, ProbeConfig.OptimizerKind.parse(optimizer), weightDecay, 0.9,
                     warmupEpochs, 0, seed);
         } catch (IllegalArgumentException e) {
-            throw new Main.UsageException(e.getMessage());
+            throw new Main.UsageException("--optimizer: " + e.getMessage());
         }
         features.validate();
-        features.spec();
         if (augment && features.backbone.equals(dev.mvp.eval.Extractors.RAW_PIXELS)) {
             throw new Main.UsageException("--augment needs a backbone (its inputs are ImageNet-normalised crops), not raw-pixels");
         }
-        Path dir = RunFolders.orDefault(outDir, "linprobe");
+        Path dir = RunFolders.prepare(outDir, "linprobe");
         LabelledSplits.Opened sets = splits.open("the probe");
         ImageDataset trainSet = sets.train(), valSet = sets.val();
         long t0 = System.nanoTime();
@@ -117,9 +121,15 @@ final class LinprobeCommand implements Callable<Integer> {
                         out.flush();
                     }
                 };
-                ProbeTrainer.Result r = augment
-                        ? ProbeTrainer.trainAugmented(extractor, trainSet, va, config, features.workerCount(), features.decoder(), listener, null)
+                ProbeTrainer.Result r;
+                try {
+                r = augment
+                        ? ProbeTrainer.trainAugmented(extractor, trainSet, va, config, features.workerCount(), features.decoder(),
+                                features.maxBadFraction(), listener, null)
                         : ProbeTrainer.train(tr, va, config, listener, null);
+                } catch (dev.mvp.eval.TooManyBadImages e) {
+                    throw BadImagesOption.explain(e, "train images");
+                }
                 double trainSeconds = (System.nanoTime() - t1) / 1e9;
                 if (!printed.contains(r.bestEpoch())) {
                     r.history().stream().filter(e -> e.epoch() == r.bestEpoch()).findFirst()

@@ -63,7 +63,9 @@ final class RunFolders {
             Path probe = Files.createTempFile(dir, ".mvp-write-check-", ".tmp");
             Files.delete(probe);
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot write to " + (out != null ? "--out " : "the run folder ") + dir + ": " + reason(e), e);
+            String why = reason(e);
+            if (why.startsWith(dir + ": ")) why = why.substring(dir.toString().length() + 2); // said once is enough
+            throw new UncheckedIOException("cannot write to " + (out != null ? "--out " : "the run folder ") + dir + ": " + why, e);
         } finally {
             for (Path p : created) { // deepest first
                 try {

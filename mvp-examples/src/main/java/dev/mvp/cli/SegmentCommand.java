@@ -141,6 +141,11 @@ final class SegmentCommand implements Callable<Integer> {
 
     @CommandLine.Mixin DecoderOption decoderOption;
 
+    @CommandLine.Mixin BadImagesOption badImages;
+
+    /** The most training pairs verified before training (about 5 ms each; ADE20K's 20210 are not). */
+    static final int VERIFY_TRAIN_UP_TO = 5000;
+
     @Option(names = "--out", paramLabel = "DIR", description = "Output folder (default: runs/segment-<time> in the working directory).")
     Path outDir;
 
@@ -149,38 +154,64 @@ final class SegmentCommand implements Callable<Integer> {
     @Override public Integer call() throws java.io.IOException {
         PrintWriter out = spec.commandLine().getOut();
         SegInference.Mode inference;
-        SegConfig config;
         try {
             inference = SegInference.Mode.parse(mode);
-            config = new SegConfig(iters, batchSize, lr, warmupIters, weightDecay, trainBackbone, layerDecay, 0.5, 2.0, seed,
-                    catMaxRatio, !noPhotometric);
         } catch (IllegalArgumentException e) {
-            throw new Main.UsageException(e.getMessage());
+            throw new Main.UsageException("--mode: " + e.getMessage());
         }
-        if (numClasses < 1 || threads < 0 || workers < 0 || heads < 0 || imageSize < 0 || stride < 0 || maxTrain < 0 || maxVal < 0) {
-            throw new Main.UsageException("--num-classes must be >= 1 and the counts >= 0");
-        }
+        Flags.intRange("--num-classes", numClasses, 1, SegmentationData.IGNORE);
+        Flags.atLeast("--max-train", maxTrain, 0);
+        Flags.atLeast("--max-val", maxVal, 0);
+        Flags.atLeast("--channels", channels, 1);
+        Flags.rateOrZero("--aux-weight", auxWeight);
+        Flags.atLeast("--aux-channels", auxChannels, 1);
+        Flags.atLeast("--iters", iters, 1);
+        Flags.atLeast("--batch-size", batchSize, 1);
+        Flags.rate("--lr", lr);
+        Flags.intRange("--warmup-iters", warmupIters, 0, iters);
+        Flags.rateOrZero("--weight-decay", weightDecay);
+        Flags.range("--cat-max-ratio", catMaxRatio, 0, false, 1, true);
+        Flags.range("--layer-decay", layerDecay, 0, false, 1, true);
+        Flags.atLeast("--stride", stride, 0);
+        Flags.atLeast("--threads", threads, 0);
+        Flags.atLeast("--workers", workers, 0);
+        double maxBad = badImages.checked();
+        SegConfig config = new SegConfig(iters, batchSize, lr, warmupIters, weightDecay, trainBackbone, layerDecay, 0.5, 2.0,
+                seed, catMaxRatio, !noPhotometric);
         if (!Files.exists(backbone)) throw new Main.UsageException("--backbone " + backbone + ": no such file or folder");
+        if (!Files.exists(data)) throw new dev.mvp.data.DataException("--data " + data + ": no such folder");
+        if (!Files.isDirectory(data)) throw new dev.mvp.data.DataException("--data " + data + " is a file, expected a folder");
+        dev.mvp.models.VitConfig file = Flags.backbone(backbone, heads, imageSize);
+        int crop = imageSize > 0 ? imageSize : file.imageSize();
+        Flags.intRange("--stride", stride, 0, crop);
         String decoderName = decoderOption.checkedName();
         if (!head.equals("linear") && !head.equals("upernet")) throw new Main.UsageException("--head must be linear or upernet, got " + head);
         if (head.equals("upernet") && batchSize < 2) throw new Main.UsageException("--head upernet needs --batch-size >= 2 (its BatchNorms)");
-        if (channels < 1) throw new Main.UsageException("--channels must be >= 1, got " + channels);
-        if (!(auxWeight >= 0) || Double.isInfinite(auxWeight)) throw new Main.UsageException("--aux-weight must be >= 0, got " + auxWeight);
-        if (auxChannels < 1) throw new Main.UsageException("--aux-channels must be >= 1, got " + auxChannels);
-        if (outIndices != null && outIndices.length != 4) throw new Main.UsageException("--out-indices needs 4 blocks, got " + outIndices.length);
+        if (outIndices != null) {
+            if (outIndices.length != 4) throw new Main.UsageException("--out-indices needs 4 blocks, got " + outIndices.length);
+            for (int i : outIndices) Flags.intRange("--out-indices", i, 0, file.depth() - 1);
+        }
         if (head.equals("upernet")) {
-            int patch = BackboneFiles.inferConfig(backbone, heads).patchSize();
             try {
-                UperNetSegmenter.checkPatchSize(patch);
+                UperNetSegmenter.checkPatchSize(file.patchSize());
             } catch (IllegalArgumentException e) {
                 throw new Main.UsageException("--head upernet: " + e.getMessage() + " (" + backbone + "); use --head linear");
             }
         }
-        Path dir = RunFolders.orDefault(outDir, "segment");
-        if (!Files.exists(data)) throw new dev.mvp.data.DataException("--data " + data + ": no such folder");
-        if (!Files.isDirectory(data)) throw new dev.mvp.data.DataException("--data " + data + " is a file, expected a folder");
+        Path dir = RunFolders.prepare(outDir, "segment");
         SegmentationData train = SegmentationData.open(data, trainSplit, numClasses, !noReduce).first(maxTrain);
         SegmentationData val = SegmentationData.open(data, valSplit, numClasses, !noReduce).first(maxVal);
+        // every file is checked before training: the validation pairs always (a bad one would otherwise surface after
+        // the whole training run), the training pairs when there are at most VERIFY_TRAIN_UP_TO of them (ADE20K's
+        // 20210 would take minutes; a bad training image is then warned about and redrawn under --max-bad-fraction)
+        long tv = System.nanoTime();
+        val.verify();
+        boolean trainVerified = train.size() <= VERIFY_TRAIN_UP_TO;
+        if (trainVerified) train.verify();
+        out.printf("mvp segment: checked %d validation%s pairs in %.1f s%s%n", val.size(),
+                trainVerified ? " and " + train.size() + " training" : "", (System.nanoTime() - tv) / 1e9,
+                trainVerified ? "" : " (the " + train.size() + " training pairs are more than " + VERIFY_TRAIN_UP_TO
+                        + ": checked as they are read)");
         ImageDecoder decoder = DecoderOption.open(decoderName);
         int cores = Runtime.getRuntime().availableProcessors();
         Torch.setThreads(threads > 0 ? threads : cores);
@@ -203,19 +234,40 @@ final class SegmentCommand implements Callable<Integer> {
             out.println("mvp segment: val   " + val.describe());
             out.println("mvp segment: decoder " + ImageDecoders.nameOf(decoder));
             int every = Math.max(1, iters / 20);
-            double tailLoss = SegTrainer.train(model, train, config, workers > 0 ? workers : cores, decoder, (it, total, loss, stepLr) -> {
-                if (it == 1 || it % every == 0 || it == total) {
-                    out.printf("  iter %d/%d loss %.4f lr %.3g%n", it, total, loss, stepLr);
-                    out.flush();
-                }
-            });
+            double tailLoss;
+            try {
+                tailLoss = SegTrainer.train(model, train, config, workers > 0 ? workers : cores, decoder, maxBad,
+                        (it, total, loss, stepLr) -> {
+                            if (it == 1 || it % every == 0 || it == total) {
+                                out.printf("  iter %d/%d loss %.4f lr %.3g%n", it, total, loss, stepLr);
+                                out.flush();
+                            }
+                        });
+            } catch (dev.mvp.eval.TooManyBadImages e) {
+                throw BadImagesOption.explain(e, "training");
+            }
             double trainSeconds = (System.nanoTime() - t0) / 1e9;
+            // the trained weights first: a failure in evaluation does not lose the training run
+            Files.createDirectories(dir);
+            try (PointerScope scope = new PointerScope()) {
+                dev.mvp.models.io.SafeTensorsWriter.write(dir.resolve("segmenter.safetensors"), StateDict.of(model.module()),
+                        Map.of("num_classes", Integer.toString(numClasses), "num_heads", Integer.toString(model.backbone().config().heads())));
+            }
             long t1 = System.nanoTime();
-            SegmentationMetrics m = SegTrainer.evaluate(model, val, inference, windowStride, Math.max(1, batchSize),
-                    decoder, FeatureOptions.lines(out));
+            SegmentationMetrics m;
+            try {
+                m = SegTrainer.evaluate(model, val, inference, windowStride, Math.max(1, batchSize), decoder, maxBad,
+                        FeatureOptions.lines(out));
+            } catch (dev.mvp.eval.TooManyBadImages e) {
+                throw BadImagesOption.explain(e, "evaluation (segmenter.safetensors is saved in " + dir + ")");
+            }
             double evalSeconds = (System.nanoTime() - t1) / 1e9;
+            if (m.skipped() > 0) {
+                out.printf("mvp segment: %d undecodable validation image%s left out of the metric%n", m.skipped(),
+                        m.skipped() == 1 ? "" : "s");
+            }
             out.printf("%nmIoU %.2f%%   mAcc %.2f%%   aAcc %.2f%%   (%d images, %s inference, classes present: %d of %d)%n",
-                    100 * m.meanIoU(), 100 * m.meanAccuracy(), 100 * m.allAccuracy(), val.size(),
+                    100 * m.meanIoU(), 100 * m.meanAccuracy(), 100 * m.allAccuracy(), val.size() - m.skipped(),
                     inference.name().toLowerCase(java.util.Locale.ROOT), countFinite(m.iou()), numClasses);
             ObjectNode json = Results.object();
             json.put("command", "segment");
@@ -236,6 +288,9 @@ final class SegmentCommand implements Callable<Integer> {
             Results.putNumber(json, "mAcc", m.meanAccuracy());
             Results.putNumber(json, "aAcc", m.allAccuracy());
             Results.putNumber(json, "final_train_loss", tailLoss);
+            json.put("val_images", val.size());
+            json.put("skipped", m.skipped());
+            json.put("train_verified", trainVerified);
             ArrayNode iou = json.putArray("per_class_iou"), acc = json.putArray("per_class_acc");
             for (double v : m.iou()) {
                 if (Double.isFinite(v)) iou.add(v);
@@ -247,11 +302,6 @@ final class SegmentCommand implements Callable<Integer> {
             }
             json.put("train_seconds", trainSeconds);
             json.put("eval_seconds", evalSeconds);
-            Files.createDirectories(dir);
-            try (PointerScope scope = new PointerScope()) {
-                dev.mvp.models.io.SafeTensorsWriter.write(dir.resolve("segmenter.safetensors"), StateDict.of(model.module()),
-                        Map.of("num_classes", Integer.toString(numClasses), "num_heads", Integer.toString(model.backbone().config().heads())));
-            }
             Results.write(dir.resolve("results.json"), json);
             out.println("mvp segment: results.json and segmenter.safetensors in " + dir.toAbsolutePath());
         }

@@ -270,6 +270,11 @@ class EvalCommandsTest {
         assertThat(j.path("per_class_iou")).hasSize(2);
         assertThat(j.path("mIoU").asDouble()).isGreaterThan(0.5);
         assertThat(out.resolve("segmenter.safetensors")).exists();
+        // every pair is checked before training, and the images left out of the metric are recorded
+        assertThat(r.out()).contains("checked 4 validation and 4 training pairs");
+        assertThat(j.path("skipped").isInt()).as(j.toString()).isTrue();
+        assertThat(j.path("skipped").asInt()).isZero();
+        assertThat(j.path("train_verified").asBoolean()).isTrue();
 
         Path up = tmp.resolve("seg-upernet");
         MainTest.Result u = mvp("segment", "--backbone", backbone.toString(), "--data", data.toString(), "--num-classes", "2",
