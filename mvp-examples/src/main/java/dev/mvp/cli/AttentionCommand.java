@@ -111,7 +111,7 @@ final class AttentionCommand implements Callable<Integer> {
         Flags.atLeast("--threads", threads, 0);
         Flags.range("--crop-pct", cropPct, 0, false, 1, true);
         double maxBad = badImages.checked();
-        if (!Files.exists(backbone)) throw new Main.UsageException("--backbone " + backbone + ": no such file or folder");
+        if (!Files.exists(backbone)) throw Main.noSuch("--backbone", backbone, "file or folder");
         int own = Flags.backbone(backbone, heads, imageSize).imageSize();
         int side = imageSize > 0 ? imageSize : own;
         int z = zoom > 0 ? zoom : Math.max(1, (int) Math.round(224.0 / side));

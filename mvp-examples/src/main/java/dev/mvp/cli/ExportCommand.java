@@ -16,7 +16,7 @@ import java.util.concurrent.Callable;
 
 /**
  * {@code mvp export}: the student backbone of a pre-training checkpoint as a safetensors file in timm's or BEiT's
- * naming. Exit 2 for a missing folder, an unknown format or an --out whose folder does not exist; exit 1 for a
+ * naming. Exit 1 for a missing folder; exit 2 for an unknown format or an --out whose folder does not exist; exit 1 for a
  * folder without a checkpoint, or weights that do not fit (messages name the file and tensor).
  */
 @Command(name = "export", mixinStandardHelpOptions = true, showDefaultValues = true, sortOptions = false,
@@ -56,9 +56,9 @@ final class ExportCommand implements Callable<Integer> {
     CommandLine.Model.CommandSpec spec;
 
     @Override public Integer call() {
+        if (!Files.exists(checkpoint)) throw Main.noSuch("--checkpoint", checkpoint, "folder");
         if (!Files.isDirectory(checkpoint)) {
-            throw new Main.UsageException("--checkpoint " + checkpoint + (Files.exists(checkpoint)
-                    ? ": a file, expected a run folder or one of its checkpoint folders" : ": no such folder"));
+            throw new Main.UsageException("--checkpoint " + checkpoint + ": a file, expected a run folder or one of its checkpoint folders");
         }
         Path parent = out.toAbsolutePath().getParent();
         if (parent == null || !Files.isDirectory(parent)) {

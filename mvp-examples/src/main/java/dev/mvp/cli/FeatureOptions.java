@@ -97,7 +97,7 @@ final class FeatureOptions {
             size = imageSize > 0 ? imageSize : 32;
         } else {
             if (!java.nio.file.Files.exists(Path.of(backbone))) {
-                throw new Main.UsageException("--backbone " + backbone + ": no such file or folder (or give raw-pixels)");
+                throw Main.noSuch("--backbone", Path.of(backbone), "file or folder (or give raw-pixels)");
             }
             dev.mvp.models.VitConfig config = Flags.backbone(Path.of(backbone), heads, imageSize);
             try {

@@ -155,7 +155,7 @@ final class FinetuneCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new Main.UsageException(e.getMessage().startsWith("Mixup/CutMix") ? "--batch-size: " + e.getMessage() : e.getMessage());
         }
-        if (!Files.exists(backbone)) throw new Main.UsageException("--backbone " + backbone + ": no such file or folder");
+        if (!Files.exists(backbone)) throw Main.noSuch("--backbone", backbone, "file or folder");
         Flags.backbone(backbone, heads, imageSize);
         String decoderName = decoderOption.checkedName();
         Path dir = RunFolders.prepare(outDir, "finetune");

@@ -48,7 +48,7 @@ final class InspectCommand implements Callable<Integer> {
     CommandLine.Model.CommandSpec spec;
 
     @Override public Integer call() {
-        if (!Files.isRegularFile(file)) throw new Main.UsageException("FILE " + file + ": no such file");
+        if (!Files.isRegularFile(file)) throw Main.noSuch("FILE", file, "file");
         PrintWriter out = spec.commandLine().getOut();
         // DALL-E's encoder.pkl pickles whole objects: their classes are admitted as inert data (never imported or run)
         try (Weights weights = Weights.open(file, keyPath, DalleEncoder.PICKLED_ENCODER)) {

@@ -78,6 +78,14 @@ public final class Main implements Runnable {
     private static final java.util.regex.Pattern CLASS_NAME =
             java.util.regex.Pattern.compile("\\b(?:[a-z_$][\\w$]*\\.)+[A-Z][\\w$]*(?:Exception|Error)\\b:?\\s*");
 
+    /**
+     * A path a flag or argument names does not exist: a runtime error (exit 1), the same for every command and every
+     * input path (README, "Exit codes and errors"). {@code what}: "file", "folder" or "file or folder".
+     */
+    static IllegalStateException noSuch(String flag, java.nio.file.Path path, String what) {
+        return new IllegalStateException(flag + " " + path + ": no such " + what);
+    }
+
     /** A usage problem found after parsing (e.g. conflicting flags): exit code 2. */
     public static final class UsageException extends RuntimeException {
         public UsageException(String message) {

@@ -68,7 +68,7 @@ final class PlotCommand implements Callable<Integer> {
                     + 100 * names.size() + ")");
         }
         for (Path run : runs) {
-            if (!Files.isDirectory(run)) throw new Main.UsageException("RUN_DIR " + run + ": no such folder");
+            if (!Files.isDirectory(run)) throw Main.noSuch("RUN_DIR", run, "folder");
         }
         String defaultName = runs.size() == 1 ? "curves.png" : "compare.png";
         Path png = out == null ? (runs.size() == 1 ? runs.getFirst().resolve(defaultName) : Path.of(defaultName))

@@ -358,7 +358,7 @@ final class PretrainCommand implements Callable<Integer> {
         }
         Path arg = Path.of(resume);
         // a path a flag names that does not exist is a runtime error (exit 1), as for --data and --teacher
-        if (!Files.exists(arg)) throw new IllegalStateException("--resume " + resume + ": no such folder");
+        if (!Files.exists(arg)) throw Main.noSuch("--resume", arg, "folder");
         Path checkpoint = Checkpoints.resolve(arg);
         // --resume names the run: the checkpoint's run folder, which --out may repeat but not change (docs/ENGINE.md)
         Path run = Checkpoints.runOf(checkpoint).orElseThrow(() -> new Main.UsageException("--resume " + resume

@@ -178,8 +178,8 @@ final class SegmentCommand implements Callable<Integer> {
         double maxBad = badImages.checked();
         SegConfig config = new SegConfig(iters, batchSize, lr, warmupIters, weightDecay, trainBackbone, layerDecay, 0.5, 2.0,
                 seed, catMaxRatio, !noPhotometric);
-        if (!Files.exists(backbone)) throw new Main.UsageException("--backbone " + backbone + ": no such file or folder");
-        if (!Files.exists(data)) throw new dev.mvp.data.DataException("--data " + data + ": no such folder");
+        if (!Files.exists(backbone)) throw Main.noSuch("--backbone", backbone, "file or folder");
+        if (!Files.exists(data)) throw Main.noSuch("--data", data, "folder");
         if (!Files.isDirectory(data)) throw new dev.mvp.data.DataException("--data " + data + " is a file, expected a folder");
         dev.mvp.models.VitConfig file = Flags.backbone(backbone, heads, imageSize);
         int crop = imageSize > 0 ? imageSize : file.imageSize();

@@ -36,7 +36,7 @@ final class TablesCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         List<Path> files = new ArrayList<>();
         for (Path p : paths) {
-            if (!Files.exists(p)) throw new Main.UsageException(p + ": no such folder or file");
+            if (!Files.exists(p)) throw Main.noSuch("RUNS_DIR", p, "folder or file");
             files.addAll(EvalTables.find(p));
         }
         var rows = EvalTables.table(files);

@@ -167,11 +167,12 @@ final class TargetsCommand implements Callable<Integer> {
     /** The usage checks that need no file to be read; the teacher spec the flags name. */
     private Teachers.Spec checkFlags() {
         if (!Files.isRegularFile(weights)) {
-            throw new Main.UsageException("--weights " + weights + (Files.isDirectory(weights) ? ": a folder, expected a file" : ": no such file"));
+            throw Files.isDirectory(weights) ? new Main.UsageException("--weights " + weights + ": a folder, expected a file")
+                    : Main.noSuch("--weights", weights, "file");
         }
         if (key != null && input.pixels == null) throw new Main.UsageException("--key selects a tensor of --pixels, which is not given");
         if (input.pixels != null && !Files.isRegularFile(input.pixels)) {
-            throw new Main.UsageException("--pixels " + input.pixels + ": no such file");
+            throw Main.noSuch("--pixels", input.pixels, "file");
         }
         if (batchSize < 1) throw new Main.UsageException("--batch-size must be at least 1, got " + batchSize);
         if (threads < 0) throw new Main.UsageException("--threads must be 0 (all cores) or more, got " + threads);
@@ -293,7 +294,7 @@ final class TargetsCommand implements Callable<Integer> {
                     throw new UncheckedIOException("cannot list " + p + ": " + e.getMessage(), e);
                 }
             } else {
-                throw new Main.UsageException("--images " + p + ": no such file or folder");
+                throw Main.noSuch("--images", p, "file or folder");
             }
         }
         if (files.isEmpty()) throw new Main.UsageException("--images " + paths + ": no image files found");

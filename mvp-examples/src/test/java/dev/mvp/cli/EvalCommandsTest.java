@@ -123,7 +123,6 @@ class EvalCommandsTest {
     void badFlagsAreOneLineUsageErrors() {
         for (String[] args : new String[][] {
                 {"knn", "--backbone", "raw-pixels", "--train", "x", "--val", "y", "--temperature", "0"},
-                {"knn", "--backbone", "nope.safetensors", "--train", "x", "--val", "y"},
                 {"knn", "--backbone", "raw-pixels", "--train", "x", "--val", "y", "--pooling", "max"},
                 {"linprobe", "--backbone", "raw-pixels", "--train", "x", "--val", "y", "--optimizer", "adam"},
                 {"finetune", "--backbone", "x", "--train", "x", "--val", "y", "--batch-size", "7"},
@@ -136,6 +135,9 @@ class EvalCommandsTest {
         MainTest.Result missing = mvp("knn", "--backbone", "raw-pixels", "--train", tmp.resolve("none").toString(), "--val", "y");
         assertThat(missing.code()).isEqualTo(1);
         assertThat(missing.err()).contains(tmp.resolve("none").toString());
+        MainTest.Result noBackbone = mvp("knn", "--backbone", tmp.resolve("nope.safetensors").toString(), "--train", "x", "--val", "y");
+        assertThat(noBackbone.code()).as(noBackbone.err()).isEqualTo(1);
+        assertThat(noBackbone.err()).contains("--backbone " + tmp.resolve("nope.safetensors") + ": no such file or folder");
     }
 
     @Test

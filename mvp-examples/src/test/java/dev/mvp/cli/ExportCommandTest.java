@@ -138,7 +138,7 @@ class ExportCommandTest {
     void badInputsAreOneLineWithExitCodeTwoForUsageAndOneForContent() throws Exception {
         Path out = tmp.resolve("bad.safetensors");
         Result missing = mvp("export", "--checkpoint", tmp.resolve("nope").toString(), "--format", "timm", "--out", out.toString());
-        assertThat(missing.code()).isEqualTo(2);
+        assertThat(missing.code()).isEqualTo(1);
         assertThat(missing.err()).contains("nope", "no such folder").doesNotContain("\tat ");
         Path file = Files.writeString(tmp.resolve("model.safetensors"), "x");
         Result notAFolder = mvp("export", "--checkpoint", file.toString(), "--format", "timm", "--out", out.toString());

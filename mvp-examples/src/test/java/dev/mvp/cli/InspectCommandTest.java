@@ -99,7 +99,7 @@ class InspectCommandTest {
 
     @Test void aMissingOrUnreadableFileIsOneLine() throws Exception {
         Result missing = mvp("inspect", tmp.resolve("none.pt").toString());
-        assertThat(missing.code()).isEqualTo(2);
+        assertThat(missing.code()).isEqualTo(1);
         assertThat(missing.err()).contains(tmp.resolve("none.pt") + ": no such file");
         Path garbage = Files.writeString(tmp.resolve("weights.bin"), "definitely not weights");
         Result bad = mvp("inspect", garbage.toString());

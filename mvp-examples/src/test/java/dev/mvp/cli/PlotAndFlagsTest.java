@@ -57,7 +57,7 @@ class PlotAndFlagsTest {
         assertThat(unknown.code()).isEqualTo(2);
         assertThat(unknown.err()).contains("accuracy").contains("loss, lr");
         Result missing = mvp("plot", tmp.resolve("nope").toString());
-        assertThat(missing.code()).isEqualTo(2);
+        assertThat(missing.code()).as("a missing path is a runtime error, as in every command").isEqualTo(1);
         assertThat(missing.err()).contains("nope");
         Path notARun = Files.createDirectories(tmp.resolve("empty"));
         Result empty = mvp("plot", notARun.toString());

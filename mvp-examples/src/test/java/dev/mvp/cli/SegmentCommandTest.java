@@ -34,7 +34,7 @@ class SegmentCommandTest {
              PointerScope scope = new PointerScope()) {
             VitCheckpoints.save(StateDict.of(vit), VitCheckpoints.Layout.TIMM, file, Map.of());
         }
-        MainTest.Result r = mvp("segment", "--backbone", file.toString(), "--data", tmp.resolve("none").toString(), "--head", "upernet");
+        MainTest.Result r = mvp("segment", "--backbone", file.toString(), "--data", tmp.toString(), "--head", "upernet");
         assertThat(r.code()).as(r.err()).isEqualTo(2);
         assertThat(r.err()).contains("--head upernet", "patch sizes 16 and 8", "patch size 4", "patch4.safetensors")
                 .doesNotContain("\tat ");
@@ -44,6 +44,6 @@ class SegmentCommandTest {
         assertThat(w.err()).contains("--aux-weight");
         MainTest.Result c = mvp("segment", "--backbone", file.toString(), "--data", tmp.toString(), "--cat-max-ratio", "0");
         assertThat(c.code()).isEqualTo(2);
-        assertThat(c.err()).contains("cat_max_ratio");
+        assertThat(c.err()).contains("--cat-max-ratio must be in (0, 1]");
     }
 }

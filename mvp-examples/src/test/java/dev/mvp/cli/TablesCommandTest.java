@@ -18,7 +18,7 @@ class TablesCommandTest {
         assertThat(r.code()).as(r.err()).isZero();
         assertThat(r.out()).contains("| raw-pixels | - | 26.1 | - | - |");
         var missing = MainTest.mvp("tables", tmp.resolve("none").toString());
-        assertThat(missing.code()).isEqualTo(2);
+        assertThat(missing.code()).isEqualTo(1);
         assertThat(missing.err()).contains("none: no such folder or file");
         var empty = MainTest.mvp("tables", Files.createDirectories(tmp.resolve("empty")).toString());
         assertThat(empty.code()).isEqualTo(1);

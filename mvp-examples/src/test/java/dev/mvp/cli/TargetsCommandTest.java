@@ -135,7 +135,7 @@ class TargetsCommandTest {
         // without --key, a file with a tensor named images (or pixels) gives that one
         assertTargets(run(OPENAI_FP32, "--pixels", IO.toString()), IO, "features_fp32", 2, 17, 32);
         assertUsage(run(OPENAI_FP32, "--pixels", IO.toString(), "--key", "pictures"), "--key pictures: " + IO + " has no such tensor");
-        assertUsage(run(tmp.resolve("none.pt"), "--pixels", IO.toString(), "--key", "images"), "--weights " + tmp.resolve("none.pt") + ": no such file");
+        assertRuntime(run(tmp.resolve("none.pt"), "--pixels", IO.toString(), "--key", "images"), "--weights " + tmp.resolve("none.pt") + ": no such file");
         assertUsage(run(OPENAI_FP32, "--pixels", LAYOUTS.toString(), "--key", "images160", "--image-size", "100"),
                 "teacher input size 100 is not a multiple of the CLIP checkpoint's patch size 16");
         assertThat(out).doesNotExist();
