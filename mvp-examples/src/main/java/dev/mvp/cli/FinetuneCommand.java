@@ -184,9 +184,7 @@ final class FinetuneCommand implements Callable<Integer> {
                     epochs, steps, batchSize, lr, warmupEpochs, minLr, layerDecay, dropPath, smoothing, mixup, cutmix,
                     mixupProb, switchProb, noRandAugment ? "off" : "rand-m9-mstd0.5-inc1", reprob);
             long every = Math.max(1, (long) steps * epochs / 20);
-            FineTuner.Result r;
-            try {
-            r = FineTuner.run(model, trainSet, valSet, config, workers > 0 ? workers : cores, decoder, maxBad, new FineTuner.Listener() {
+            FineTuner.Listener listener = new FineTuner.Listener() {
                 @Override public void step(int epoch, long step, long total, double loss, double stepLr) {
                     if (step % every == 0 && steps > 1) {
                         out.printf("  step %d/%d epoch %d loss %.4f lr %.3g%n", step, total, epoch, loss, stepLr);
@@ -198,7 +196,10 @@ final class FinetuneCommand implements Callable<Integer> {
                     out.printf("epoch %3d  loss %.4f  top-1 %.2f%%  top-5 %.2f%%  (%.1f s)%n", e.epoch(), e.meanLoss(), e.top1(), e.top5(), e.seconds());
                     out.flush();
                 }
-            }, ema);
+            };
+            FineTuner.Result r;
+            try {
+                r = FineTuner.run(model, trainSet, valSet, config, workers > 0 ? workers : cores, decoder, maxBad, listener, ema);
             } catch (dev.mvp.eval.TooManyBadImages e) {
                 throw BadImagesOption.explain(e, "fine-tuning");
             }

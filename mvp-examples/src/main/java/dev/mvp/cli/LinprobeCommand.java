@@ -123,10 +123,10 @@ final class LinprobeCommand implements Callable<Integer> {
                 };
                 ProbeTrainer.Result r;
                 try {
-                r = augment
-                        ? ProbeTrainer.trainAugmented(extractor, trainSet, va, config, features.workerCount(), features.decoder(),
-                                features.maxBadFraction(), listener, null)
-                        : ProbeTrainer.train(tr, va, config, listener, null);
+                    r = augment
+                            ? ProbeTrainer.trainAugmented(extractor, trainSet, va, config, features.workerCount(),
+                                    features.decoder(), features.maxBadFraction(), listener, null)
+                            : ProbeTrainer.train(tr, va, config, listener, null);
                 } catch (dev.mvp.eval.TooManyBadImages e) {
                     throw BadImagesOption.explain(e, "train images");
                 }
