@@ -26,7 +26,7 @@ import java.util.concurrent.Callable;
 /**
  * {@code mvp inspect FILE}: the tensors of a weight file (name, dtype, shape), their total size, and the teacher
  * layout it was detected as. Reads names and shapes only (for safetensors and {@code torch.save} files nothing is
- * loaded; a TorchScript archive is opened by libtorch). Exit 2 for a missing file, 1 for an unreadable one.
+ * loaded; a TorchScript archive is opened by libtorch). Exit 1 for a missing or unreadable file.
  */
 @Command(name = "inspect", mixinStandardHelpOptions = true, showDefaultValues = true, sortOptions = false,
         header = "A weight file's tensors and the layout it is detected as.",
