@@ -83,6 +83,11 @@ public final class TrainImages implements AutoCloseable {
         return stepsPerEpoch;
     }
 
+    /** How many different images failed to decode so far (each was warned about once). */
+    public int badImages() {
+        return bad.size();
+    }
+
     /** The next batch (epochs follow one another without end). */
     public Batch next() {
         while (inFlight.size() < ahead) {
@@ -109,6 +114,10 @@ public final class TrainImages implements AutoCloseable {
             int position = step * batchSize + i, index = order[position];
             SplittableRandom rng = new SplittableRandom(mix(seed, epoch, position));
             for (int tries = 0; ; tries++) {
+                if (tries == order.length) { // every image of the epoch tried: none decodes (only when all may be bad)
+                    throw new dev.mvp.eval.TooManyBadImages(bad.size(), dataset.size(), maxBadFraction, dataset.describe(),
+                            lastBad, null);
+                }
                 if (!bad.contains(index)) {
                     try {
                         transform.apply(decoder.decode(dataset.path(index)), rng, resamplers.get(), pixels, i * per);
@@ -120,7 +129,7 @@ public final class TrainImages implements AutoCloseable {
                             lastBad = e.getMessage();
                             System.err.println("mvp: warning: skipping undecodable training image " + e.getMessage());
                         }
-                        if (bad.size() > maxBadFraction * dataset.size() || tries >= dataset.size()) {
+                        if (bad.size() > maxBadFraction * dataset.size()) {
                             throw new dev.mvp.eval.TooManyBadImages(bad.size(), dataset.size(), maxBadFraction,
                                     dataset.describe(), lastBad, e);
                         }
