@@ -150,20 +150,37 @@ public final class SegTrainer {
         private final double maxFraction;
         private final SegmentationData data;
         private final java.util.Set<Integer> bad = java.util.concurrent.ConcurrentHashMap.newKeySet();
+        private volatile String last = "";
 
         BadImages(double maxFraction, SegmentationData data) {
             this.maxFraction = maxFraction;
             this.data = data;
         }
 
+        /**
+         * Whether {@code index} is known to be bad; a TooManyBadImages when every image is (then no redraw can end,
+         * e.g. in a worker that started its batch after another one stopped on the last bad file).
+         */
         boolean isBad(int index) {
-            return bad.contains(index);
+            if (!bad.contains(index)) return false;
+            if (bad.size() >= data.size()) {
+                throw new dev.mvp.eval.TooManyBadImages(bad.size(), data.size(), maxFraction, data.describe(), last, null);
+            }
+            return true;
+        }
+
+        /** How many different images failed to decode so far. */
+        int count() {
+            return bad.size();
         }
 
         /** Records a decode failure: a DataException or TooManyBadImages when it is one too many. */
         void failed(int index, DecodeException e) {
             if (maxFraction < 0) throw new DataException("cannot decode image " + e.getMessage(), e);
-            if (bad.add(index)) System.err.println("mvp: warning: skipping undecodable training image " + e.getMessage());
+            if (bad.add(index)) {
+                last = e.getMessage();
+                System.err.println("mvp: warning: skipping undecodable training image " + e.getMessage());
+            }
             if (bad.size() > maxFraction * data.size() || bad.size() >= data.size()) {
                 throw new dev.mvp.eval.TooManyBadImages(bad.size(), data.size(), maxFraction, data.describe(), e.getMessage(), e);
             }
