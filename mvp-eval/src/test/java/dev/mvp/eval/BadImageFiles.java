@@ -42,6 +42,35 @@ public final class BadImageFiles {
         return p;
     }
 
+    /**
+     * A class-folder training set of 20 images: 17 real CIFAR-10 JPEGs in 4 classes (airplane 5, automobile, bird and
+     * cat 4 each) and 3 undecodable files named {@code bad_*.jpg}: an empty one (airplane), a JPEG cut in half (bird)
+     * and text (cat).
+     */
+    public static dev.mvp.data.ImageFolder trainingFolder(Path root) throws IOException {
+        copyCifar("airplane", 0, 5, root.resolve("airplane"));
+        copyCifar("automobile", 0, 4, root.resolve("automobile"));
+        copyCifar("bird", 0, 4, root.resolve("bird"));
+        copyCifar("cat", 0, 4, root.resolve("cat"));
+        empty(root.resolve("airplane/bad_empty.jpg"));
+        truncated(cifar("bird", 10), root.resolve("bird/bad_truncated.jpg"));
+        text(root.resolve("cat/bad_text.jpg"));
+        return dev.mvp.data.ImageFolder.open(root);
+    }
+
+    /** The same 4 classes, {@code perClass} other good CIFAR-10 training images each (from number 20 on). */
+    public static dev.mvp.data.ImageFolder validationFolder(Path root, int perClass) throws IOException {
+        for (String c : List.of("airplane", "automobile", "bird", "cat")) copyCifar(c, 20, perClass, root.resolve(c));
+        return dev.mvp.data.ImageFolder.open(root);
+    }
+
+    /** The {@code bad_*} files of {@code d}. */
+    public static List<Path> badFiles(dev.mvp.data.ImageDataset d) {
+        List<Path> out = new ArrayList<>();
+        for (int i = 0; i < d.size(); i++) if (d.path(i).getFileName().toString().startsWith("bad_")) out.add(d.path(i));
+        return out;
+    }
+
     /** A 0-byte file. */
     public static Path empty(Path file) throws IOException {
         Files.createDirectories(file.getParent());

@@ -40,16 +40,9 @@ class TrainImagesBadFilesTest {
     static final TrainTransform TRANSFORM = new TrainTransform(SIZE, false, 0);
     static final ImageDecoder DECODER = ImageDecoders.fastest();
 
-    /** 17 good images in 4 classes and the 3 bad files among them. */
+    /** 17 good images in 4 classes and the 3 bad files among them ({@link BadImageFiles#trainingFolder}). */
     static ImageFolder folder(Path root) throws Exception {
-        BadImageFiles.copyCifar("airplane", 0, 5, root.resolve("airplane"));
-        BadImageFiles.copyCifar("automobile", 0, 4, root.resolve("automobile"));
-        BadImageFiles.copyCifar("bird", 0, 4, root.resolve("bird"));
-        BadImageFiles.copyCifar("cat", 0, 4, root.resolve("cat"));
-        BadImageFiles.empty(root.resolve("airplane/bad_empty.jpg"));
-        BadImageFiles.truncated(BadImageFiles.cifar("bird", 10), root.resolve("bird/bad_truncated.jpg"));
-        BadImageFiles.text(root.resolve("cat/bad_text.jpg"));
-        ImageFolder folder = ImageFolder.open(root);
+        ImageFolder folder = BadImageFiles.trainingFolder(root);
         assertThat(folder.size()).isEqualTo(N);
         return folder;
     }
@@ -59,9 +52,7 @@ class TrainImagesBadFilesTest {
     }
 
     static List<Path> badFiles(ImageDataset d) {
-        List<Path> out = new ArrayList<>();
-        for (int i = 0; i < d.size(); i++) if (isBad(d, i)) out.add(d.path(i));
-        return out;
+        return BadImageFiles.badFiles(d);
     }
 
     /** The image the rule puts at {@code position} of {@code epoch}: the first decodable one from there in the epoch's order. */
