@@ -49,7 +49,8 @@ import java.util.Map;
  * every image path and label of the dataset, so a changed backbone, transform, decoder or dataset gets a new entry
  * instead of stale features. The manifest is written last, atomically: an entry without one is
  * incomplete and is recomputed. An entry that cannot be read back (a truncated or altered shard, a manifest that is
- * not JSON) is dropped with one warning line on standard error and recomputed.
+ * not JSON, a missing shard, a shard holding NaN or infinite features or a label outside the manifest's classes) is
+ * dropped with one warning line on standard error naming the shard and the problem, and recomputed.
  */
 public final class FeatureCache {
     /** Rows per shard file by default (65536 x 768 float32 = 192 MiB). */
@@ -120,7 +121,7 @@ public final class FeatureCache {
                 cached = read(dir);
             } catch (RuntimeException e) {
                 // a damaged entry (truncated shard, edited manifest, disk error) is dropped and recomputed, once
-                String why = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage().lines().findFirst().orElse("");
+                String why = e.getMessage() == null ? "unreadable" : e.getMessage().lines().findFirst().orElse("");
                 System.err.println("mvp: warning: feature cache entry " + dir + " is damaged (" + why + "); recomputing it");
                 drop(dir);
             }
@@ -244,10 +245,24 @@ public final class FeatureCache {
         }
     }
 
+    /** Opens a shard, wording a disk error without class names. */
+    private static SafeTensorsFile openShard(Path file) {
+        try {
+            return SafeTensorsFile.open(file);
+        } catch (UncheckedIOException e) {
+            IOException io = e.getCause();
+            String why = io == null || io.getMessage() == null ? "read error" : io.getMessage();
+            if (io instanceof java.nio.file.NoSuchFileException) why = "shard file is missing";
+            else if (io instanceof java.nio.file.AccessDeniedException) why = "permission denied";
+            throw new UncheckedIOException(file + ": " + why, io);
+        }
+    }
+
     /**
      * Reads an entry written by {@link #write}. Call outside any PointerScope.
      *
-     * @throws WeightFormatException naming the file when a shard does not match the manifest
+     * @throws WeightFormatException naming the file when a shard does not match the manifest, is missing, holds NaN
+     *     or infinite features or a label outside {@code [0, classes)}
      */
     public static FeatureSet read(Path dir) {
         Torch.init();
@@ -273,7 +288,8 @@ public final class FeatureCache {
             for (JsonNode shard : manifest.path("shards")) {
                 Path file = dir.resolve(shard.path("file").asText());
                 int rows = shard.path("rows").asInt(-1);
-                try (SafeTensorsFile f = SafeTensorsFile.open(file); PointerScope scope = new PointerScope()) {
+                if (!Files.isRegularFile(file)) throw WeightFormatException.of(file, "shard file is missing");
+                try (SafeTensorsFile f = openShard(file); PointerScope scope = new PointerScope()) {
                     Tensor feats = f.tensor("features");
                     Tensor lab = f.tensor("labels");
                     if (feats.dim() != 2 || feats.size(0) != rows || feats.size(1) != dim
@@ -285,9 +301,20 @@ public final class FeatureCache {
                         throw WeightFormatException.of(file, "labels", "shape " + Tensors.shapeString(lab) + ", expected [" + rows + "]");
                     }
                     if (at + rows > n) throw WeightFormatException.of(file, "more rows than the manifest's " + n);
+                    if (!feats.isfinite().all().item_bool()) {
+                        long bad = feats.numel() - feats.isfinite().sum().item_long();
+                        throw WeightFormatException.of(file, "features", bad + " NaN or infinite value"
+                                + (bad == 1 ? "" : "s"));
+                    }
                     all.narrow(0, at, rows).copy_(feats);
                     long[] l = Tensors.toLongs(lab);
-                    for (int i = 0; i < rows; i++) labels[at + i] = (int) l[i];
+                    for (int i = 0; i < rows; i++) {
+                        if (l[i] < 0 || l[i] >= classes.size()) {
+                            throw WeightFormatException.of(file, "labels", "row " + i + " has label " + l[i]
+                                    + ", outside [0, " + classes.size() + ")");
+                        }
+                        labels[at + i] = (int) l[i];
+                    }
                     at += rows;
                 }
             }
