@@ -46,7 +46,7 @@ public final class Main implements Runnable {
         cli.setCaseInsensitiveEnumValuesAllowed(true);
         cli.setParameterExceptionHandler((ex, a) -> {
             String command = ex.getCommandLine().getCommandName();
-            err.println(("mvp".equals(command) ? "mvp" : "mvp " + command) + ": " + ex.getMessage().lines().findFirst().orElse(""));
+            err.println(("mvp".equals(command) ? "mvp" : "mvp " + command) + ": " + usageLine(ex.getMessage()));
             err.println("(see: mvp " + ("mvp".equals(command) ? "" : command + " ") + "--help)");
             if (verbose) ex.printStackTrace(err);
             err.flush();
@@ -73,6 +73,32 @@ public final class Main implements Runnable {
         String words = CLASS_NAME.matcher(line).replaceAll("").strip();
         return words.isEmpty() ? line : words;
     }
+
+    /**
+     * The first line of a picocli usage message in words: a type a value could not be converted to
+     * ({@code to interface java.nio.file.Path}) becomes "to a path", and Java class names before a reason
+     * ({@code (java.nio.file.InvalidPathException: Malformed input ...)}) are dropped.
+     */
+    static String usageLine(String message) {
+        if (message == null) return "";
+        String line = message.lines().findFirst().orElse("").strip();
+        line = TYPE_NAME.matcher(line).replaceAll(m -> "to " + java.util.regex.Matcher.quoteReplacement(typeWords(m.group(1))));
+        return CLASS_NAME.matcher(line).replaceAll("").strip();
+    }
+
+    private static String typeWords(String simpleName) {
+        return switch (simpleName) {
+            case "Path", "File" -> "a path";
+            case "Integer", "Long", "Short", "Byte" -> "a whole number";
+            case "Double", "Float", "BigDecimal" -> "a number";
+            case "Boolean" -> "true or false";
+            default -> "a " + simpleName.replaceAll("([a-z])([A-Z])", "$1 $2").toLowerCase(java.util.Locale.ROOT);
+        };
+    }
+
+    /** "to interface java.nio.file.Path", "to class java.lang.Integer": picocli's conversion target. */
+    private static final java.util.regex.Pattern TYPE_NAME =
+            java.util.regex.Pattern.compile("\\bto (?:interface |class |enum |record )?(?:[a-z_$][\\w$]*\\.)+([A-Z][\\w$]*)\\b");
 
     /** A Java class name with its colon, as {@code Throwable.toString()} puts it before a message. */
     private static final java.util.regex.Pattern CLASS_NAME =
