@@ -56,7 +56,8 @@ import java.util.function.Consumer;
  * Format 1 (before the decoder was recorded) is refused with a message saying to rebuild it.
  *
  * <p>{@link #targets(int[])} returns new float32 tensors in the caller's scope; the shards stay memory-mapped until
- * {@link #close()}. Thread-compatible (one training thread).
+ * {@link #close()}. The first time a shard is read its targets are checked to be finite: a shard holding NaN or
+ * infinite values stops the run with one line naming the shard and saying to delete the folder to rebuild it. Thread-compatible (one training thread).
  */
 public final class TargetCache implements AutoCloseable {
     /** The fixed augmentation: scale 1 and ratio 1 always fall back to the central square crop of the image. */
@@ -80,6 +81,8 @@ public final class TargetCache implements AutoCloseable {
     private final List<Tensor> shardTargets = new ArrayList<>();
     private final int[] shardOf;
     private final int[] rowOf;
+    /** Shards whose targets were checked to be finite (each once, when first read). */
+    private final boolean[] checked;
 
     private TargetCache(Path dir, Manifest manifest) {
         this.dir = dir;
@@ -87,6 +90,7 @@ public final class TargetCache implements AutoCloseable {
         this.shardOf = new int[Math.toIntExact(manifest.images())];
         this.rowOf = new int[shardOf.length];
         Arrays.fill(shardOf, -1);
+        this.checked = new boolean[manifest.shards().size()];
         for (int s = 0; s < manifest.shards().size(); s++) {
             SafeTensorsFile f = SafeTensorsFile.open(dir.resolve(manifest.shards().get(s)));
             files.add(f);
@@ -136,9 +140,29 @@ public final class TargetCache implements AutoCloseable {
             if (i < 0 || i >= shardOf.length) {
                 throw new IndexOutOfBoundsException("image index " + i + " not in the teacher cache of " + shardOf.length);
             }
+            if (!checked[shardOf[i]]) checkFinite(shardOf[i]);
             rows.push_back(shardTargets.get(shardOf[i]).select(0, rowOf[i]));
         }
         return torch.stack(rows).to(ScalarType.Float);
+    }
+
+    /**
+     * Refuses a shard whose targets hold NaN or infinite values (a damaged cache: training on them would only fail
+     * later with a non-finite loss). One {@code isfinite().all()} over the shard, the first time one of its rows is read.
+     *
+     * @throws IllegalStateException one line naming the shard and saying to delete the cache folder
+     */
+    private void checkFinite(int shard) {
+        try (PointerScope scope = new PointerScope()) {
+            Tensor t = shardTargets.get(shard);
+            if (!t.isfinite().all().item_bool()) {
+                long bad = t.numel() - t.isfinite().sum().item_long();
+                throw new IllegalStateException("teacher cache " + dir + ": " + dir.resolve(manifest.shards().get(shard))
+                        + ": tensor 'targets' holds " + bad + " NaN or infinite value" + (bad == 1 ? "" : "s")
+                        + ": the cache is damaged; delete " + dir + " to rebuild it");
+            }
+        }
+        checked[shard] = true;
     }
 
     @Override public void close() {

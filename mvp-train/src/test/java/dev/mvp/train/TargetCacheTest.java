@@ -166,4 +166,31 @@ class TargetCacheTest {
             assertThat(diff).isPositive().isLessThan(scale * 1e-3);
         }
     }
+
+    @Test
+    void nonFiniteTargetsInAShardStopTheRunNamingItAtFirstRead(@TempDir Path tmp) throws Exception {
+        Path data = images(tmp.resolve("data"), 4);
+        PretrainConfig config = config(data, tmp.resolve("run"));
+        ImageDataset dataset = ImageFolder.open(data);
+        Tokenizer teacher = Recipes.teacher(config);
+        Path dir = tmp.resolve("cache");
+        TargetCache.build(dir, teacher, dataset, false, 1, s -> {}).close();
+        Path shard = dir.resolve("shard-00000.safetensors");
+        try (PointerScope scope = new PointerScope()) {
+            java.util.Map<String, Tensor> tensors = new java.util.LinkedHashMap<>();
+            try (var f = dev.mvp.models.io.SafeTensorsFile.open(shard)) {
+                Tensor targets = f.tensor("targets").clone();
+                targets.select(0, 2).view(-1).select(0, 0).fill_(new org.bytedeco.pytorch.Scalar(Float.NaN));
+                tensors.put("targets", targets);
+                tensors.put("indices", f.tensor("indices").clone());
+            }
+            dev.mvp.models.io.SafeTensorsWriter.write(shard, tensors, java.util.Map.of("format", "mvp-teacher-cache"));
+        }
+        try (TargetCache cache = TargetCache.open(dir, teacher, dataset); PointerScope scope = new PointerScope()) {
+            assertThatThrownBy(() -> cache.targets(new int[] {0, 1}))
+                    .isInstanceOf(IllegalStateException.class)
+                    .hasMessage("teacher cache " + dir + ": " + shard + ": tensor 'targets' holds 1 NaN or infinite value:"
+                            + " the cache is damaged; delete " + dir + " to rebuild it");
+        }
+    }
 }
