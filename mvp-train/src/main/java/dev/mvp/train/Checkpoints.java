@@ -357,6 +357,34 @@ public final class Checkpoints {
         }
     }
 
+    /**
+     * Checks what {@code state.json} says on its own, before anything is loaded or any file of the run changed: a
+     * step of at least 1 equal to the folder's number ({@code step-00000006} holds step 6), a non-negative epoch,
+     * position, seed-independent counts and loss scale. Each error is one line naming the file.
+     */
+    public static void checkState(Path checkpoint, TrainingState state) {
+        Path file = checkpoint.resolve("state.json");
+        String bad = null;
+        if (state.step() < 1) bad = "step " + state.step() + " (a checkpoint is written after step 1 or later)";
+        else if (state.epoch() < 0) bad = "negative epoch " + state.epoch();
+        else if (state.batchInEpoch() < 0) bad = "negative batchInEpoch " + state.batchInEpoch();
+        else if (state.skippedSteps() < 0 || state.skippedSteps() > state.step()) {
+            bad = "skippedSteps " + state.skippedSteps() + " of " + state.step() + " steps";
+        } else if (state.badFiles() < 0) bad = "negative badFiles " + state.badFiles();
+        else if (!(state.lossScale() >= 0) || Double.isInfinite(state.lossScale()) || state.lossScaleGrowthTracker() < 0) {
+            bad = "loss scale " + state.lossScale() + " (good steps " + state.lossScaleGrowthTracker() + ")";
+        }
+        if (bad == null) {
+            String name = checkpoint.getFileName() == null ? "" : checkpoint.getFileName().toString();
+            var m = java.util.regex.Pattern.compile("step-(\\d+)").matcher(name);
+            if (m.matches() && !m.group(1).equals(String.format("%08d", state.step()))
+                    && !(m.group(1).length() > 8 && Long.parseLong(m.group(1)) == state.step())) {
+                bad = "step " + state.step() + " in the folder of step " + Long.parseLong(m.group(1));
+            }
+        }
+        if (bad != null) throw new IllegalArgumentException("cannot resume from " + file + ": " + bad);
+    }
+
     /** Loads weights, optimiser state and the libtorch generator state of a checkpoint into a live CPU run. */
     public static TrainingState load(Path checkpoint, Map<String, Module> modules, AdamW optimizer) {
         return load(checkpoint, modules, optimizer, ComputeDevice.CPU);

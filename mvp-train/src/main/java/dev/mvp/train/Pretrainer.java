@@ -196,6 +196,7 @@ public final class Pretrainer {
 
         TrainingState state = new TrainingState(0, 0, 0, config.seed(), 0, 0, config.runDefinition());
         Checkpoints checkpoints = new Checkpoints(config.out());
+        boolean rewind = false;
         if (resumeFrom != null) {
             boolean sameRun = Checkpoints.runOf(resumeFrom).map(r -> Checkpoints.sameFolder(r, config.out())).orElse(false);
             if (!sameRun && Checkpoints.latest(config.out()).isPresent()) {
@@ -204,17 +205,13 @@ public final class Pretrainer {
             }
             // the flags first (another --img-size is named as such), then every file, before any step
             checkSameRun(resumeFrom, Checkpoints.readState(resumeFrom));
+            // state.json's own fields before any file is loaded; against the run's length once the data is open
+            Checkpoints.checkState(resumeFrom, Checkpoints.readState(resumeFrom));
             state = Checkpoints.load(resumeFrom, modules, optimizer, device);
-            if (sameRun) {
-                var discarded = checkpoints.rewindTo(resumeFrom);
-                if (!discarded.isEmpty()) {
-                    listener.warning("resuming from " + resumeFrom.getFileName() + " discards the run's later "
-                            + "checkpoint(s) " + String.join(", ", discarded) + " and their metrics lines");
-                }
-            }
+            rewind = sameRun;
             lastStep = state.step();
         }
-        int incomplete = checkpoints.removeIncomplete();
+        int incomplete = rewind ? 0 : checkpoints.removeIncomplete();
         if (incomplete > 0) {
             listener.warning("removed " + incomplete + " incomplete checkpoint file(s) left in " + checkpoints.dir()
                     + " by an interrupted run");
@@ -230,8 +227,7 @@ public final class Pretrainer {
         final TrainingState resumed = state;
         // a resumed run that is already complete writes nothing (files stays null): not config.json, not metrics.jsonl
         try (BatchSource batches = source.open(state.epoch(), state.batchInEpoch());
-             RunFiles files = resumeFrom != null && state.step() >= config.totalSteps(batches.batchesPerEpoch()) ? null
-                     : RunFiles.open(config.out(), state.step())) {
+             RunFiles files = openRunFiles(batches, state, resumeFrom, rewind, checkpoints)) {
             int perEpoch = batches.batchesPerEpoch();
             long total = config.totalSteps(perEpoch);
             if (total < 1) {
@@ -385,6 +381,41 @@ public final class Pretrainer {
             listener.finished(summary);
             return summary;
         }
+    }
+
+    /**
+     * Opens the run's files, or returns null for a resumed run that is already complete (it writes nothing). A resumed
+     * checkpoint is first checked against the run's length (its step at most the total, its position within an
+     * epoch), and only then is the run rewound to it (later checkpoints deleted, later metrics lines dropped): a
+     * checkpoint that cannot be resumed leaves the run as it was.
+     */
+    private RunFiles openRunFiles(BatchSource batches, TrainingState state, Path resumeFrom, boolean rewind,
+                                  Checkpoints checkpoints) {
+        if (resumeFrom == null) return RunFiles.open(config.out(), state.step());
+        int perEpoch = batches.batchesPerEpoch();
+        long total = config.totalSteps(perEpoch);
+        Path file = resumeFrom.resolve("state.json");
+        if (total >= 1 && state.step() > total) {
+            throw new IllegalArgumentException("cannot resume from " + file + ": step " + state.step()
+                    + " is past the run's last step " + total);
+        }
+        if (perEpoch > 0 && state.batchInEpoch() >= perEpoch) {
+            throw new IllegalArgumentException("cannot resume from " + file + ": batch " + state.batchInEpoch()
+                    + " of an epoch of " + perEpoch + " batches");
+        }
+        if (rewind) {
+            var discarded = checkpoints.rewindTo(resumeFrom);
+            if (!discarded.isEmpty()) {
+                listener.warning("resuming from " + resumeFrom.getFileName() + " discards the run's later "
+                        + "checkpoint(s) " + String.join(", ", discarded) + " and their metrics lines");
+            }
+            int incomplete = checkpoints.removeIncomplete();
+            if (incomplete > 0) {
+                listener.warning("removed " + incomplete + " incomplete checkpoint file(s) left in " + checkpoints.dir()
+                        + " by an interrupted run");
+            }
+        }
+        return state.step() >= total ? null : RunFiles.open(config.out(), state.step());
     }
 
     private void checkSameRun(Path checkpoint, TrainingState state) {
