@@ -123,6 +123,35 @@ class RunPlotTest {
     }
 
     @Test
+    void pngWritesGoThroughMemoryNotImageIosFileCache(@TempDir Path tmp) throws Exception {
+        BufferedImage img = new BufferedImage(64, 32, BufferedImage.TYPE_INT_RGB);
+        img.setRGB(3, 4, 0x123456);
+        java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+        RunPlot.writePng(img, bytes);
+        BufferedImage back = ImageIO.read(new java.io.ByteArrayInputStream(bytes.toByteArray()));
+        org.assertj.core.api.Assertions.assertThat(back.getRGB(3, 4) & 0xffffff).isEqualTo(0x123456);
+        // a full disk: the stream's own error comes back, and no ImageIO cache file (whose shutdown hook would print a
+        // NullPointerException at exit) is left in ImageIO's cache folder
+        Path cache = Files.createDirectories(tmp.resolve("cache"));
+        java.io.File before = ImageIO.getCacheDirectory();
+        ImageIO.setCacheDirectory(cache.toFile());
+        try {
+            java.io.OutputStream full = new java.io.OutputStream() {
+                @Override public void write(int b) throws java.io.IOException {
+                    throw new java.io.IOException("No space left on device");
+                }
+            };
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> RunPlot.writePng(img, full))
+                    .isInstanceOf(java.io.IOException.class).hasMessageContaining("No space left");
+            try (var files = Files.list(cache)) {
+                org.assertj.core.api.Assertions.assertThat(files.toList()).isEmpty();
+            }
+        } finally {
+            ImageIO.setCacheDirectory(before);
+        }
+    }
+
+    @Test
     void reasonsAreWordsNotClassNames() {
         assertThat(RunPlot.reason(new java.nio.file.FileSystemException("/r/x.png.tmp-1", null, "Read-only file system")))
                 .isEqualTo("read-only file system");
