@@ -21,7 +21,9 @@ import java.util.concurrent.Callable;
                         + "segmentation mIoU.",
                 "A run folder, its checkpoint folders and their model.safetensors are one backbone (the weight file "
                         + "the command read). Several results for one cell: the newest results.json is shown, with "
-                        + "'(newest of N)'.",
+                        + "'(newest of N)'; a file named twice counts once.",
+                "The k-NN column is k = 20 only: knn results without k = 20 are listed below the table. A NaN "
+                        + "result (null in results.json) shows as NaN.",
                 "Example:",
                 "  ./mvp tables runs/"})
 final class TablesCommand implements Callable<Integer> {
@@ -39,11 +41,13 @@ final class TablesCommand implements Callable<Integer> {
             if (!Files.exists(p)) throw Main.noSuch("RUNS_DIR", p, "folder or file");
             files.addAll(EvalTables.find(p));
         }
-        var rows = EvalTables.table(files);
+        List<String> leftOut = new ArrayList<>();
+        var rows = EvalTables.table(files, leftOut);
         if (rows.isEmpty()) {
-            throw new dev.mvp.data.DataException("no results.json of knn, linprobe, finetune or segment under " + paths);
+            throw new dev.mvp.data.DataException("no results.json of knn, linprobe, finetune or segment under " + paths
+                    + (leftOut.isEmpty() ? "" : " (knn results without k = 20 are left out: " + String.join("; ", leftOut) + ")"));
         }
-        EvalTables.print(rows, out);
+        EvalTables.print(rows, leftOut, out);
         out.flush();
         return 0;
     }

@@ -31,7 +31,14 @@ import java.util.stream.Stream;
  *
  * <p><b>Several results for one cell</b> (say two linprobe runs of the same backbone): the newest is shown, by the
  * modification time of its results.json (each command writes it once, at its end), and the cell says how many there
- * were, e.g. {@code 75.4 (newest of 3)}.
+ * were, e.g. {@code 75.4 (newest of 3)}. A file named twice (a folder and a results.json inside it, a symbolic link)
+ * counts once: files are deduplicated by their real path.
+ *
+ * <p><b>The k-NN column is k = 20 only</b>, the paper's protocol: a knn result without a k = 20 row (say
+ * {@code knn --k 5}) is left out of the table and listed below it with the k values it has, so numbers at different
+ * k never share a column. A result whose value was NaN (written as {@code null}, e.g. {@code "top1": null}) is a
+ * result: it counts, and its cell shows {@code NaN}. A {@code |} in a backbone path is escaped ({@code \|}) so the
+ * Markdown row keeps its columns.
  *
  * <pre>
  * ./mvp tables runs/       (every results.json below the folders given; what this class's main does)
@@ -61,7 +68,11 @@ public final class EvalTables {
         }
         List<Path> files = new ArrayList<>();
         for (String a : args) files.addAll(find(Path.of(a)));
-        print(table(files), System.out);
+        List<String> leftOut = new ArrayList<>();
+        var rows = table(files, leftOut);
+        PrintWriter w = new PrintWriter(System.out, true);
+        print(rows, leftOut, w);
+        w.flush();
     }
 
     /** Every results.json at or below {@code p}, sorted by path. */
@@ -76,9 +87,25 @@ public final class EvalTables {
 
     /** Backbone (as displayed) -> row. */
     public static Map<String, Row> table(List<Path> files) {
+        return table(files, new ArrayList<>());
+    }
+
+    /**
+     * Backbone (as displayed) -> row; each knn result left out of the k-NN column (no k = 20 row) is added to
+     * {@code leftOut} as {@code <file> (k = 5)}. Files are read once each, by real path.
+     */
+    public static Map<String, Row> table(List<Path> files, List<String> leftOut) {
         ObjectMapper json = new ObjectMapper();
         Map<String, Row> rows = new TreeMap<>();
+        java.util.Set<Path> seen = new java.util.HashSet<>();
         for (Path f : files) {
+            Path real;
+            try {
+                real = f.toRealPath();
+            } catch (IOException e) {
+                real = f.toAbsolutePath().normalize();
+            }
+            if (!seen.add(real)) continue;
             JsonNode r;
             FileTime time;
             try {
@@ -89,12 +116,25 @@ public final class EvalTables {
             }
             String command = r.path("command").asText();
             if (!COMMANDS.contains(command)) continue;
-            double value = switch (command) {
-                case "knn" -> knnTop1(r);
-                case "linprobe", "finetune" -> number(r.path("top1"));
-                default -> 100 * number(r.path("mIoU"));
-            };
-            if (Double.isNaN(value) && !command.equals("segment")) continue;
+            double value;
+            if (command.equals("knn")) {
+                JsonNode k20 = null;
+                List<String> ks = new ArrayList<>();
+                for (JsonNode row : r.path("results")) {
+                    if (row.path("k").asInt() == 20) k20 = row;
+                    ks.add(row.path("k").asText("?"));
+                }
+                if (k20 == null) {
+                    leftOut.add(f + " (k = " + (ks.isEmpty() ? "none" : String.join(", ", ks)) + ")");
+                    continue;
+                }
+                value = number(k20.path("top1"));
+            } else {
+                value = switch (command) {
+                    case "linprobe", "finetune" -> number(r.path("top1"));
+                    default -> 100 * number(r.path("mIoU"));
+                };
+            }
             Cell cell = new Cell(value, time, f, 1);
             rows.computeIfAbsent(display(identity(r)), k -> new Row(new LinkedHashMap<>())).cells()
                     .merge(command, cell, Cell::plus);
@@ -126,11 +166,6 @@ public final class EvalTables {
         }
     }
 
-    private static double knnTop1(JsonNode r) {
-        for (JsonNode row : r.path("results")) if (row.path("k").asInt() == 20) return number(row.path("top1"));
-        return r.path("results").isEmpty() ? Double.NaN : number(r.path("results").get(0).path("top1"));
-    }
-
     private static double number(JsonNode n) {
         return n.isNumber() ? n.asDouble() : Double.NaN;
     }
@@ -142,11 +177,16 @@ public final class EvalTables {
     }
 
     public static void print(Map<String, Row> rows, PrintWriter out) {
+        print(rows, List.of(), out);
+    }
+
+    /** The table, then the knn results left out of it ({@link #table(List, List)}), if any. */
+    public static void print(Map<String, Row> rows, List<String> leftOut, PrintWriter out) {
         out.println("| backbone | k-NN top-1 (k=20) | linear probe top-1 | fine-tuning top-1 | segmentation mIoU |");
         out.println("|---|---|---|---|---|");
         boolean several = false;
         for (Map.Entry<String, Row> e : rows.entrySet()) {
-            StringBuilder line = new StringBuilder("| " + e.getKey() + " |");
+            StringBuilder line = new StringBuilder("| " + escape(e.getKey()) + " |");
             for (String command : COMMANDS) {
                 Cell c = e.getValue().cells().get(command);
                 line.append(' ').append(cell(c)).append(" |");
@@ -158,10 +198,19 @@ public final class EvalTables {
             out.println();
             out.println("(newest of N: N results for that backbone and protocol; the one whose results.json was written last is shown)");
         }
+        if (!leftOut.isEmpty()) {
+            out.println();
+            out.println("(knn results without k = 20, left out of the k-NN column: " + String.join("; ", leftOut) + ")");
+        }
+    }
+
+    /** A table cell's text: {@code |} escaped, line breaks as spaces, so the row keeps its columns. */
+    static String escape(String text) {
+        return text.replace("\\", "\\\\").replace("|", "\\|").replaceAll("[\\r\\n]", " ");
     }
 
     private static String cell(Cell c) {
-        if (c == null || Double.isNaN(c.value())) return "-";
-        return String.format("%.1f", c.value()) + (c.count() > 1 ? " (newest of " + c.count() + ")" : "");
+        if (c == null) return "-";
+        return (Double.isNaN(c.value()) ? "NaN" : String.format("%.1f", c.value())) + (c.count() > 1 ? " (newest of " + c.count() + ")" : "");
     }
 }
