@@ -134,6 +134,8 @@ public final class Pretrainer {
     private RunSummary run(Path resumeFrom) {
         Path out = config.out();
         boolean existed = Files.exists(out);
+        // one writer per run folder, for the whole run (released however it ends)
+        RunLock lock = RunLock.acquire(out);
         // SIGTERM / Ctrl-C: remove the checkpoint being written (if any) and say where the run stands, in one line
         Thread hook = Checkpoints.Interruption.install(removed -> listener.warning("stopped at step " + lastStep
                 + " (SIGTERM or Ctrl-C)" + (removed.isEmpty() ? "" : "; removed the unfinished checkpoint "
@@ -147,6 +149,7 @@ public final class Pretrainer {
             throw e;
         } finally {
             Checkpoints.Interruption.uninstall(hook);
+            lock.close();
         }
     }
 
@@ -158,6 +161,7 @@ public final class Pretrainer {
         try {
             Files.deleteIfExists(out.resolve("config.json"));
             Files.deleteIfExists(out.resolve("metrics.jsonl"));
+            Files.deleteIfExists(out.resolve(RunLock.FILE));
             Path checkpoints = out.resolve("checkpoints");
             if (Files.isDirectory(checkpoints)) {
                 new Checkpoints(out).removeIncomplete();
