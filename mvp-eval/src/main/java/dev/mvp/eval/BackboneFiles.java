@@ -511,13 +511,25 @@ public final class BackboneFiles {
 
     /**
      * The tensor {@code name} of {@code w}, refused when it holds NaN or infinite values (one {@code isfinite().all()}
-     * per floating-point tensor; the counts are computed only for the message).
+     * per floating-point tensor; the counts are computed only for the message). A float8 tensor (safetensors
+     * {@code F8_E4M3}, {@code F8_E5M2}), for which libtorch has no {@code isfinite}, is converted to float32 first
+     * (exactly: every float8 value is a float32) and returned converted; the model's parameters are float32 anyway.
+     * A dtype the check cannot handle otherwise is refused naming the file, the tensor and the dtype.
      */
     static Tensor finiteTensor(Weights w, String name) {
         Tensor t = w.tensor(name);
         if (!t.is_floating_point()) return t;
+        String type = t.scalar_type().toString();
+        if (type.startsWith("Float8")) t = t.to(org.bytedeco.pytorch.global.torch.ScalarType.Float);
         try (PointerScope checks = new PointerScope()) { // the bool temporaries are freed at once, not at load's end
-            if (t.isfinite().all().item_bool()) return t;
+            boolean finite;
+            try {
+                finite = t.isfinite().all().item_bool();
+            } catch (RuntimeException e) {
+                throw bad(w, name, "has dtype " + type + ", which is not supported (convert the file to float32, "
+                        + "float16 or bfloat16)");
+            }
+            if (finite) return t;
             long nan = t.isnan().sum().item_long(), numel = t.numel();
             long inf = numel - nan - t.isfinite().sum().item_long();
             throw bad(w, name, "holds " + (nan > 0 ? nan + " NaN" : "") + (nan > 0 && inf > 0 ? " and " : "")

@@ -122,4 +122,21 @@ class BackboneFilesTest {
             assertThat(vit.config().depth()).isEqualTo(2);
         }
     }
+
+    /** float8 weights (F8_E4M3, F8_E5M2) have no isfinite in libtorch: they are checked, and loaded, as float32. */
+    @Test
+    void float8WeightsAreCheckedAndLoadedAsFloat32(@TempDir Path tmp) {
+        var f8 = org.bytedeco.pytorch.global.torch.ScalarType.Float8_e4m3fn;
+        Path clean = variant(tmp.resolve("f8.safetensors"), Map.of(), all -> all.replaceAll((n, t) -> t.to(f8)));
+        try (VisionTransformer vit = BackboneFiles.load(clean, BackboneFiles.Options.inferred()).model()) {
+            assertThat(vit.config().depth()).isEqualTo(2);
+        }
+        Path nan = variant(tmp.resolve("f8nan.safetensors"), Map.of(), all -> {
+            set(all.get("blocks.1.attn.qkv.weight"), 5, Double.NaN);
+            all.replaceAll((n, t) -> t.to(f8));
+        });
+        assertThatThrownBy(() -> BackboneFiles.load(nan, BackboneFiles.Options.inferred()))
+                .isInstanceOf(WeightFormatException.class)
+                .hasMessage(nan + ": tensor 'blocks.1.attn.qkv.weight': holds 1 NaN value of 12288: a damaged file or a diverged run");
+    }
 }
