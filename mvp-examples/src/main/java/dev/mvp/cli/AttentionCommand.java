@@ -83,7 +83,7 @@ final class AttentionCommand implements Callable<Integer> {
     @Option(names = "--batch-size", paramLabel = "N", defaultValue = "16", description = "Images per forward pass.")
     int batchSize;
 
-    @Option(names = "--threads", paramLabel = "N", defaultValue = "0", description = "libtorch/OpenBLAS threads (0: all cores).")
+    @Option(names = "--threads", paramLabel = "N", defaultValue = "0", description = "libtorch/OpenBLAS threads (0: all cores" + Flags.THREADS_BOUND + ").")
     int threads;
 
     @CommandLine.Mixin DecoderOption decoderOption;
@@ -108,7 +108,7 @@ final class AttentionCommand implements Callable<Integer> {
         Flags.intRange("--per-sheet", perSheet, 1, MAX_PER_SHEET);
         Flags.intRange("--zoom", zoom, 0, MAX_ZOOM);
         Flags.atLeast("--batch-size", batchSize, 1);
-        Flags.atLeast("--threads", threads, 0);
+        Flags.threads("--threads", threads);
         Flags.range("--crop-pct", cropPct, 0, false, 1, true);
         double maxBad = badImages.checked();
         if (!Files.exists(backbone)) throw Main.noSuch("--backbone", backbone, "file or folder");

@@ -53,10 +53,10 @@ final class FeatureOptions {
     @Option(names = "--batch-size", paramLabel = "N", defaultValue = "64", description = "Images per forward pass.")
     int batchSize;
 
-    @Option(names = "--threads", paramLabel = "N", defaultValue = "0", description = "libtorch/OpenBLAS threads (0: all cores).")
+    @Option(names = "--threads", paramLabel = "N", defaultValue = "0", description = "libtorch/OpenBLAS threads (0: all cores" + Flags.THREADS_BOUND + ").")
     int threads;
 
-    @Option(names = "--workers", paramLabel = "N", defaultValue = "0", description = "Image decoding threads (0: all cores).")
+    @Option(names = "--workers", paramLabel = "N", defaultValue = "0", description = "Image decoding threads (0: all cores" + Flags.THREADS_BOUND + ").")
     int workers;
 
     @Option(names = "--cache", paramLabel = "DIR", defaultValue = RunFolders.FEATURE_CACHE,
@@ -80,8 +80,8 @@ final class FeatureOptions {
      */
     void validate() {
         Flags.atLeast("--batch-size", batchSize, 1);
-        Flags.atLeast("--threads", threads, 0);
-        Flags.atLeast("--workers", workers, 0);
+        Flags.threads("--threads", threads);
+        Flags.threads("--workers", workers);
         Flags.atLeast("--heads", heads, 0);
         Flags.atLeast("--img-size", imageSize, 0);
         if (!(cropPct == 0 || cropPct > 0 && cropPct <= 1)) {

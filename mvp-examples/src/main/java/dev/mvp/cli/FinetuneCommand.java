@@ -108,10 +108,10 @@ final class FinetuneCommand implements Callable<Integer> {
     @Option(names = "--seed", paramLabel = "N", defaultValue = "0", description = "Seed of head init, drop path, data order, augmentation, mixing.")
     long seed;
 
-    @Option(names = "--threads", paramLabel = "N", defaultValue = "0", description = "libtorch/OpenBLAS threads (0: all cores).")
+    @Option(names = "--threads", paramLabel = "N", defaultValue = "0", description = "libtorch/OpenBLAS threads (0: all cores" + Flags.THREADS_BOUND + ").")
     int threads;
 
-    @Option(names = "--workers", paramLabel = "N", defaultValue = "0", description = "Data threads (0: all cores).")
+    @Option(names = "--workers", paramLabel = "N", defaultValue = "0", description = "Data threads (0: all cores" + Flags.THREADS_BOUND + ").")
     int workers;
 
     @Mixin DecoderOption decoderOption;
@@ -145,8 +145,8 @@ final class FinetuneCommand implements Callable<Integer> {
         Flags.probability("--mixup-switch-prob", switchProb);
         Flags.probability("--reprob", reprob);
         Flags.range("--model-ema-decay", emaDecay, 0, true, 1, false);
-        Flags.atLeast("--threads", threads, 0);
-        Flags.atLeast("--workers", workers, 0);
+        Flags.threads("--threads", threads);
+        Flags.threads("--workers", workers);
         double maxBad = badImages.checked();
         FinetuneConfig config;
         try {

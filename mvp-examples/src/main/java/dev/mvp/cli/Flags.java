@@ -7,7 +7,7 @@ import java.nio.file.Path;
 import java.util.Locale;
 
 /**
- * Up-front checks of numeric flag values for the evaluation commands (knn, linprobe, finetune, segment, attention):
+ * Up-front checks of numeric flag values for the evaluation commands (knn, linprobe, finetune, segment, attention, targets):
  * each failure is a {@link Main.UsageException} (exit 2) naming the flag, the allowed range and the value given, so
  * NaN, Infinity and out-of-range values are refused before any work instead of being silently replaced, leaking
  * libtorch's messages or failing after training.
@@ -45,6 +45,27 @@ final class Flags {
     static int intRange(String flag, int value, int min, int max) {
         if (value < min || value > max) {
             throw new Main.UsageException(flag + " must be in " + min + ".." + max + ", got " + value);
+        }
+        return value;
+    }
+
+    /**
+     * The most threads {@code --threads} and {@code --workers} take: 4 x the available processors. More only adds
+     * scheduling overhead (and {@code --threads 100000} made the JVM start thousands of threads).
+     */
+    static int maxThreads() {
+        return 4 * Runtime.getRuntime().availableProcessors();
+    }
+
+    /** The help text's words for the bound: appended to --threads and --workers descriptions. */
+    static final String THREADS_BOUND = "; at most 4 x the available processors";
+
+    /** {@code flag} ({@code --threads} or {@code --workers}): 0 (all cores) up to {@link #maxThreads()}. */
+    static int threads(String flag, int value) {
+        int max = maxThreads();
+        if (value < 0 || value > max) {
+            throw new Main.UsageException(flag + " must be in 0.." + max + " (0: all cores; at most 4 x the "
+                    + Runtime.getRuntime().availableProcessors() + " available processors), got " + value);
         }
         return value;
     }

@@ -133,10 +133,10 @@ final class SegmentCommand implements Callable<Integer> {
     @Option(names = "--seed", paramLabel = "N", defaultValue = "0", description = "Seed of the head init, crops and flips.")
     long seed;
 
-    @Option(names = "--threads", paramLabel = "N", defaultValue = "0", description = "libtorch/OpenBLAS threads (0: all cores).")
+    @Option(names = "--threads", paramLabel = "N", defaultValue = "0", description = "libtorch/OpenBLAS threads (0: all cores" + Flags.THREADS_BOUND + ").")
     int threads;
 
-    @Option(names = "--workers", paramLabel = "N", defaultValue = "0", description = "Data threads (0: all cores).")
+    @Option(names = "--workers", paramLabel = "N", defaultValue = "0", description = "Data threads (0: all cores" + Flags.THREADS_BOUND + ").")
     int workers;
 
     @CommandLine.Mixin DecoderOption decoderOption;
@@ -173,8 +173,8 @@ final class SegmentCommand implements Callable<Integer> {
         Flags.range("--cat-max-ratio", catMaxRatio, 0, false, 1, true);
         Flags.range("--layer-decay", layerDecay, 0, false, 1, true);
         Flags.atLeast("--stride", stride, 0);
-        Flags.atLeast("--threads", threads, 0);
-        Flags.atLeast("--workers", workers, 0);
+        Flags.threads("--threads", threads);
+        Flags.threads("--workers", workers);
         double maxBad = badImages.checked();
         SegConfig config = new SegConfig(iters, batchSize, lr, warmupIters, weightDecay, trainBackbone, layerDecay, 0.5, 2.0,
                 seed, catMaxRatio, !noPhotometric);

@@ -110,7 +110,7 @@ final class TargetsCommand implements Callable<Integer> {
     int batchSize;
 
     @Option(names = "--threads", paramLabel = "N", defaultValue = "0",
-            description = "libtorch/OpenBLAS threads (0: all cores).")
+            description = "libtorch/OpenBLAS threads (0: all cores" + Flags.THREADS_BOUND + ").")
     int threads;
 
     @Mixin DecoderOption decoderOption;
@@ -175,7 +175,7 @@ final class TargetsCommand implements Callable<Integer> {
             throw Main.noSuch("--pixels", input.pixels, "file");
         }
         if (batchSize < 1) throw new Main.UsageException("--batch-size must be at least 1, got " + batchSize);
-        if (threads < 0) throw new Main.UsageException("--threads must be 0 (all cores) or more, got " + threads);
+        Flags.threads("--threads", threads);
         if (imageSize < 0) throw new Main.UsageException("--image-size must be 0 (the teacher's own) or more, got " + imageSize);
         if (3L * imageSize * imageSize * batchSize > Integer.MAX_VALUE - 8) {
             throw new Main.UsageException("--image-size " + imageSize + " with --batch-size " + batchSize
@@ -297,7 +297,12 @@ final class TargetsCommand implements Callable<Integer> {
                 throw Main.noSuch("--images", p, "file or folder");
             }
         }
-        if (files.isEmpty()) throw new Main.UsageException("--images " + paths + ": no image files found");
+        // an empty input folder is a runtime error (exit 1), as for pretrain, knn and attention
+        if (files.isEmpty()) {
+            throw new IllegalStateException("--images " + paths.stream().map(Path::toString)
+                    .collect(java.util.stream.Collectors.joining(" ")) + ": no image files ("
+                    + String.join(", ", IMAGE_EXTENSIONS) + ") found");
+        }
         return files;
     }
 

@@ -133,6 +133,15 @@ class EvalFlagsTest {
             {"attention", "--crop-pct", "0.0001", "--crop-pct"},
             {"attention", "--heads", "7", "--heads 7"},
             {"attention", "--max-bad-fraction", "NaN", "--max-bad-fraction"},
+            {"attention", "--threads", "100000", "--threads must be in 0.." + Flags.maxThreads()},
+            {"knn", "--threads", "100000", "--threads must be in 0.." + Flags.maxThreads()},
+            {"knn", "--workers", "100000", "--workers must be in 0.." + Flags.maxThreads()},
+            {"linprobe", "--threads", "-1", "--threads must be in 0.."},
+            {"linprobe", "--workers", "100000", "--workers must be in 0.."},
+            {"finetune", "--threads", "100000", "--threads must be in 0.."},
+            {"finetune", "--workers", "100000", "--workers must be in 0.."},
+            {"segment", "--threads", "100000", "--threads must be in 0.."},
+            {"segment", "--workers", "100000", "--workers must be in 0.."},
     };
 
     @Test

@@ -132,6 +132,10 @@ class TargetsCommandTest {
         assertUsage(run(OPENAI_FP32, "--images", TestPaths.fixture(PNGS.get(0)).toString(), "--image-size", "100000"),
                 "--image-size 100000 with --batch-size 16: a batch would hold more than 2^31 values");
         assertUsage(run(tmp, "--pixels", IO.toString()), "--weights " + tmp + ": a folder, expected a file");
+        for (String flag : List.of("--threads")) {
+            assertUsage(mvp("targets", "--tokenizer", "clip", "--weights", OPENAI_FP32.toString(), "--pixels", IO.toString(),
+                    "--out", out.toString(), flag, "100000"), flag + " must be in 0.." + 4 * Runtime.getRuntime().availableProcessors());
+        }
         // without --key, a file with a tensor named images (or pixels) gives that one
         assertTargets(run(OPENAI_FP32, "--pixels", IO.toString()), IO, "features_fp32", 2, 17, 32);
         assertUsage(run(OPENAI_FP32, "--pixels", IO.toString(), "--key", "pictures"), "--key pictures: " + IO + " has no such tensor");
@@ -155,6 +159,8 @@ class TargetsCommandTest {
         Path broken = Files.write(tmp.resolve("broken.png"), java.util.Arrays.copyOf(
                 Files.readAllBytes(TestPaths.fixture(PNGS.get(0))), 60));
         assertRuntime(run(OPENAI_FP32, "--images", broken.toString()), broken + ": ");
+        Path empty = Files.createDirectories(tmp.resolve("empty images"));
+        assertRuntime(run(OPENAI_FP32, "--images", empty.toString()), "--images " + empty + ": no image files (.jpg");
     }
 
     /** {@code key} of a reference file (8-bit [B, 3, S, S]) prepared with {@code normalization}, as a pixels file. */
