@@ -21,10 +21,8 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
@@ -233,13 +231,7 @@ public final class FeatureCache {
                 shard.put("rows", n);
                 if (set.size() == 0) break;
             }
-            Path tmp = dir.resolve("manifest.json.tmp-" + ProcessHandle.current().pid());
-            Files.writeString(tmp, JSON.writeValueAsString(manifest) + "\n");
-            try {
-                Files.move(tmp, dir.resolve("manifest.json"), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            } catch (AtomicMoveNotSupportedException e) {
-                Files.move(tmp, dir.resolve("manifest.json"), StandardCopyOption.REPLACE_EXISTING);
-            }
+            AtomicFiles.writeString(dir.resolve("manifest.json"), JSON.writeValueAsString(manifest) + "\n");
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write features to " + dir + ": " + e.getMessage(), e);
         }

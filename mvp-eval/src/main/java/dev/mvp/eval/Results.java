@@ -6,10 +6,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.file.AtomicMoveNotSupportedException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 
 /**
  * The JSON result files every evaluation command writes next to its human-readable output, so that the examples
@@ -33,20 +30,17 @@ public final class Results {
         else node.putNull(key);
     }
 
-    /** Writes {@code node} to {@code file} atomically (temporary file + rename), creating the folder. */
+    /**
+     * Writes {@code node} to {@code file} atomically (temporary file + rename, {@link AtomicFiles}), creating the
+     * folder; on failure (a full disk, say) the temporary file is removed.
+     */
     public static void write(Path file, ObjectNode node) {
+        String text;
         try {
-            Path parent = file.toAbsolutePath().getParent();
-            Files.createDirectories(parent);
-            Path tmp = parent.resolve(file.getFileName() + ".tmp-" + ProcessHandle.current().pid());
-            Files.writeString(tmp, JSON.writeValueAsString(node) + "\n");
-            try {
-                Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            } catch (AtomicMoveNotSupportedException e) {
-                Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING);
-            }
+            text = JSON.writeValueAsString(node) + "\n";
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write " + file + ": " + e.getMessage(), e);
         }
+        AtomicFiles.writeString(file, text);
     }
 }
