@@ -49,7 +49,7 @@ class FileListDatasetTest {
 
     @Test
     void anUnlabelledListHasNoClasses(@TempDir Path dir) throws IOException {
-        Files.writeString(dir.resolve("x.jpg"), "x");
+        for (String f : new String[] {"x.jpg", "y.jpg", "with space.jpg"}) Files.writeString(dir.resolve(f), "x");
         Path list = Files.writeString(dir.resolve("list.txt"), "x.jpg\ny.jpg\nwith space.jpg\t\n");
         FileListDataset data = FileListDataset.open(list);
         assertThat(data.size()).isEqualTo(3);
@@ -118,6 +118,58 @@ class FileListDatasetTest {
         Path spaced = Files.writeString(dir.resolve("spaced.txt"), "0000.jpg\nmy photo.jpg\n");
         assertThatThrownBy(() -> FileListDataset.open(spaced)).as("a path with a space and no tab reads as a label")
                 .hasMessage(spaced + " line 2: has a label but line 1 has none; label every line or none");
+    }
+
+    /** A UTF-8 byte-order mark is not part of the first path. */
+    @Test
+    void aByteOrderMarkIsIgnored(@TempDir Path dir) throws IOException {
+        Files.writeString(dir.resolve("a.jpg"), "x");
+        Path list = Files.writeString(dir.resolve("bom.txt"), "\uFEFFa.jpg cat\na.jpg dog\n");
+        FileListDataset data = FileListDataset.open(list);
+        assertThat(data.path(0)).isEqualTo(dir.resolve("a.jpg"));
+        assertThat(data.classes()).containsExactly("cat", "dog");
+    }
+
+    /** Every listed path, not only the first, must be an existing regular file: one line naming the list, line, path. */
+    @Test
+    void everyListedPathIsCheckedWhenTheListIsOpened(@TempDir Path dir) throws IOException {
+        Files.writeString(dir.resolve("a.jpg"), "x");
+        Files.createDirectories(dir.resolve("sub"));
+        String[][] cases = {
+                {"b.jpg", "listed image " + dir.resolve("b.jpg") + " does not exist"},
+                {"\"a.jpg\"", "listed image " + dir.resolve("\"a.jpg\"") + " does not exist (quotes are read as part of the"
+                        + " path: write it without them; a path with spaces needs a tab after it)"},
+                {"sub", "listed image " + dir.resolve("sub") + " is a folder, not a file"},
+                {"/dev/null", "listed image /dev/null is not a regular file"},
+        };
+        for (String[] c : cases) {
+            Path list = Files.writeString(dir.resolve("list.txt"), "a.jpg\n# a comment\n" + c[0] + "\na.jpg\n");
+            assertThatThrownBy(() -> FileListDataset.open(list)).as(c[0]).isInstanceOf(DataException.class)
+                    .hasMessage(list + " line 3: " + c[1]);
+        }
+        Path folderFirst = Files.writeString(dir.resolve("first.txt"), "sub\n");
+        assertThatThrownBy(() -> FileListDataset.open(folderFirst))
+                .hasMessage(folderFirst + " line 1: listed image " + dir.resolve("sub") + " is a folder, not a file");
+    }
+
+    /** The cost of checking every entry: 1000 listed files open in milliseconds. */
+    @Test
+    void checkingAThousandEntriesIsCheap(@TempDir Path dir) throws IOException {
+        StringBuilder sb = new StringBuilder();
+        for (int i = 0; i < 1000; i++) {
+            Files.writeString(dir.resolve(i + ".jpg"), "x");
+            sb.append(i).append(".jpg ").append(i % 10).append('\n');
+        }
+        Path list = Files.writeString(dir.resolve("list.txt"), sb);
+        FileListDataset.open(list); // warm up
+        long best = Long.MAX_VALUE;
+        for (int r = 0; r < 5; r++) {
+            long t0 = System.nanoTime();
+            assertThat(FileListDataset.open(list).size()).isEqualTo(1000);
+            best = Math.min(best, System.nanoTime() - t0);
+        }
+        System.out.printf("FileListDataset.open, 1000 entries checked: %.2f ms%n", best / 1e6);
+        assertThat(best).isLessThan(1_000_000_000L);
     }
 
     /** ImageDataset.open: a folder is an ImageFolder, a file a file list; anything else is one line naming it. */
