@@ -100,8 +100,20 @@ public final class SafeTensorsWriter {
         Path dir = target.getParent();
         Path tmp = null;
         try {
-            tmp = Files.createTempFile(dir, "." + target.getFileName(), ".tmp");
-            try (FileChannel out = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
+            FileChannel created = null;
+            // not Files.createTempFile: its file is 0600 whatever the umask, and the move keeps that mode; a file
+            // created here gets the usual mode (0666 less the umask, e.g. 0644), as the run's JSON files do
+            java.util.concurrent.ThreadLocalRandom random = java.util.concurrent.ThreadLocalRandom.current();
+            for (int attempt = 0; created == null; attempt++) {
+                Path candidate = dir.resolve("." + target.getFileName() + "." + Long.toUnsignedString(random.nextLong(), 36) + ".tmp");
+                try {
+                    created = FileChannel.open(candidate, StandardOpenOption.WRITE, StandardOpenOption.CREATE_NEW);
+                    tmp = candidate;
+                } catch (java.nio.file.FileAlreadyExistsException e) {
+                    if (attempt >= 100) throw e;
+                }
+            }
+            try (FileChannel out = created) {
                 writeAll(out, ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(0, header.length));
                 writeAll(out, ByteBuffer.wrap(header));
                 for (Entry e : entries) {

@@ -95,6 +95,23 @@ class SafeTensorsWriterTest {
         }
     }
 
+    /** The file gets the usual mode (0666 less the umask), as a JSON file written next to it: not a temp file's 0600. */
+    @Test void theFileHasTheUsualPermissionsNotATemporaryFilesOwnerOnlyMode() throws IOException {
+        Path file = dir.resolve("perm.safetensors");
+        Path json = Files.writeString(dir.resolve("perm.json"), "{}");
+        try (PointerScope scope = new PointerScope()) {
+            SafeTensorsWriter.write(file, Map.of("x", Tensors.ofFloats(new float[] {1f}, 1)));
+            SafeTensorsWriter.write(file, Map.of("x", Tensors.ofFloats(new float[] {2f}, 1))); // replacing too
+        }
+        var mode = Files.getPosixFilePermissions(file);
+        assertThat(mode).isEqualTo(Files.getPosixFilePermissions(json));
+        assertThat(mode).contains(java.nio.file.attribute.PosixFilePermission.OWNER_READ,
+                java.nio.file.attribute.PosixFilePermission.OWNER_WRITE);
+        try (var listing = Files.list(dir)) {
+            assertThat(listing.map(p -> p.getFileName().toString()).filter(n -> n.endsWith(".tmp")).toList()).isEmpty();
+        }
+    }
+
     @Test void writesNonContiguousTensorsInLogicalOrder() {
         Path file = dir.resolve("t.safetensors");
         try (PointerScope scope = new PointerScope()) {
