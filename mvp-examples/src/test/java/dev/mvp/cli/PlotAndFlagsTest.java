@@ -61,8 +61,12 @@ class PlotAndFlagsTest {
         assertThat(missing.err()).contains("nope");
         Path notARun = Files.createDirectories(tmp.resolve("empty"));
         Result empty = mvp("plot", notARun.toString());
-        assertThat(empty.code()).isEqualTo(2);
+        assertThat(empty.code()).as("an empty input folder is a runtime error, as in every command").isEqualTo(1);
         assertThat(empty.err()).contains("metrics.jsonl").doesNotContain("\tat ");
+        Files.writeString(notARun.resolve("metrics.jsonl"), "");
+        Result noSteps = mvp("plot", notARun.toString());
+        assertThat(noSteps.code()).isEqualTo(1);
+        assertThat(noSteps.err().strip()).isEqualTo("mvp plot: error: " + notARun.resolve("metrics.jsonl") + " holds no steps yet");
     }
 
     /** --out naming a folder writes the default name inside it; sizes out of range are usage errors. */

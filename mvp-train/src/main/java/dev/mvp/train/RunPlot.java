@@ -68,12 +68,13 @@ public final class RunPlot {
     /**
      * Reads a run folder's {@code metrics.jsonl}. A line cut short (a killed run) is ignored.
      *
-     * @throws IllegalArgumentException if the folder has no (non-empty) metrics.jsonl
+     * @throws IllegalStateException if the folder has no (non-empty) metrics.jsonl: a runtime error of the command
+     *                               line (exit 1), as an empty input folder is in every command
      */
     public static RunMetrics read(Path runDir, String name) {
         Path file = runDir.resolve("metrics.jsonl");
         if (!Files.isRegularFile(file)) {
-            throw new IllegalArgumentException(runDir + " is not a run folder: no metrics.jsonl in it");
+            throw new IllegalStateException(runDir + " is not a run folder: no metrics.jsonl in it");
         }
         List<Long> steps = new ArrayList<>();
         List<JsonNode> lines = new ArrayList<>();
@@ -93,7 +94,7 @@ public final class RunPlot {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read " + file + ": " + e.getMessage(), e);
         }
-        if (lines.isEmpty()) throw new IllegalArgumentException(file + " holds no steps yet");
+        if (lines.isEmpty()) throw new IllegalStateException(file + " holds no steps yet");
         return new RunMetrics(name, runDir, steps, lines);
     }
 
@@ -145,8 +146,9 @@ public final class RunPlot {
      * Reads the run folders, renders them and writes a PNG atomically: into a temporary file next to {@code png}
      * (removed again whatever happens), then moved over it; missing parent folders are created.
      *
-     * @throws IllegalArgumentException if {@code png} is an existing folder (it is never replaced), or a run or
-     *                                  metric is unusable (see {@link #read}, {@link #render})
+     * @throws IllegalArgumentException if {@code png} is an existing folder (it is never replaced), or a metric is
+     *                                  unusable (see {@link #render})
+     * @throws IllegalStateException    if a run folder is unusable (see {@link #read})
      * @throws UncheckedIOException     {@code cannot write <png>: <reason in words>} (read-only file system,
      *                                  permission denied, ...): one line, no Java class name
      */
