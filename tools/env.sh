@@ -28,6 +28,21 @@ mvp_find_jdk() {
   return 1
 }
 
+# The JVM decodes file names and arguments with the locale's charset (sun.jnu.encoding): under C/POSIX that is ASCII
+# and every non-ASCII path fails. When the locale is not UTF-8, run the JVM (./mvp, and Maven's test JVMs) under a UTF-8 locale (C.UTF-8 if there,
+# else any installed UTF-8 locale; none: keep the locale as it is).
+mvp_utf8_locale() {
+  local charmap all l
+  charmap=$(locale charmap 2>/dev/null || true)
+  case "$charmap" in UTF-8|utf8|UTF8|utf-8) return 0 ;; esac
+  all=$(locale -a 2>/dev/null || true)
+  for l in C.UTF-8 C.utf8 en_US.UTF-8 en_US.utf8; do
+    if printf '%s\n' "$all" | grep -qxF "$l"; then echo "$l"; return 0; fi
+  done
+  printf '%s\n' "$all" | grep -iE '\.utf-?8$' | head -1 || true
+}
+MVP_UTF8_LOCALE=$(mvp_utf8_locale)
+if [ -n "$MVP_UTF8_LOCALE" ]; then export LC_ALL="$MVP_UTF8_LOCALE"; fi
 MVP_JVM_FLAGS="--enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow"
 JAVA_HOME=$(mvp_find_jdk) || exit 1
 export JAVA_HOME
