@@ -202,6 +202,12 @@ final class PretrainCommand implements Callable<Integer> {
                     + "holds a checkpoint and starts fresh otherwise.")
     String resume;
 
+    @Option(names = "--allow-data-change",
+            description = "With --resume: continue on data other than the run's (another image count, file list or "
+                    + "labels than config.json records); without it that is refused. A moved folder of the same "
+                    + "images needs no flag.")
+    boolean allowDataChange;
+
     @Option(names = "--threads", paramLabel = "N", defaultValue = "0",
             description = "libtorch/OpenBLAS threads (0: all cores).")
     int threads;
@@ -295,7 +301,12 @@ final class PretrainCommand implements Callable<Integer> {
             out.println("mvp pretrain: --img-size " + config.imageSize() + ", from " + config.imageSizeSource());
         }
         ConsoleProgress progress = new ConsoleProgress(out, spec.commandLine().getErr());
-        RunSummary s = Pretrainer.run(config, recipe, dataset, checkpoint, progress);
+        RunSummary s;
+        try {
+            s = Pretrainer.run(config, recipe, dataset, checkpoint, progress, allowDataChange);
+        } catch (dev.mvp.train.DataIdentity.DataChangedException e) {
+            throw new Main.UsageException(e.getMessage());
+        }
         out.println(summaryLine(s, config.out().resolve("metrics.jsonl")));
         if (randomClip && !s.alreadyComplete()) {
             out.println("mvp pretrain: note: with the random teacher this run checks the wiring, not the semantics; "

@@ -63,6 +63,15 @@ public interface BatchSource extends AutoCloseable {
     /** Images in the dataset. */
     long images();
 
+    /**
+     * The dataset's identity, to refuse resuming a run on other data: its image count and a SHA-256 of its ordered
+     * file list (paths relative to the folder or list, and labels); null when the source has none (then a
+     * resumption is not checked).
+     */
+    default DataIdentity identity() {
+        return null;
+    }
+
     @Override void close();
 
     /**
@@ -122,6 +131,10 @@ public interface BatchSource extends AutoCloseable {
 
                 @Override public long images() {
                     return data.size();
+                }
+
+                @Override public DataIdentity identity() {
+                    return DataIdentity.of(data, config.data());
                 }
 
                 @Override public void close() {

@@ -75,7 +75,8 @@ public final class Pretrainer {
     private final Faults faults;
 
     private Pretrainer(PretrainConfig config, Recipe recipe, BatchSource.Opener source, RunListener listener,
-                       Faults faults) {
+                       Faults faults, boolean allowDataChange) {
+        this.allowDataChange = allowDataChange;
         this.config = config;
         this.recipe = recipe;
         this.source = source;
@@ -92,25 +93,35 @@ public final class Pretrainer {
      */
     public static RunSummary run(PretrainConfig config, Recipe recipe, ImageDataset data, Path resumeFrom,
                                  RunListener listener) {
+        return run(config, recipe, data, resumeFrom, listener, false);
+    }
+
+    /**
+     * As {@link #run(PretrainConfig, Recipe, ImageDataset, Path, RunListener)}; a resumption on data whose
+     * {@link DataIdentity} differs from the one the run recorded at its start is refused
+     * ({@link DataIdentity.DataChangedException}) unless {@code allowDataChange}.
+     */
+    public static RunSummary run(PretrainConfig config, Recipe recipe, ImageDataset data, Path resumeFrom,
+                                 RunListener listener, boolean allowDataChange) {
         boolean fixed = config.augmentation() == PretrainConfig.Augmentation.FIXED;
         if (config.teacherCache() == null) {
-            return run(config, recipe, BatchSource.images(data, config, recipe, listener::warning, null, fixed),
-                    resumeFrom, listener, Faults.NONE);
+            return new Pretrainer(config, recipe, BatchSource.images(data, config, recipe, listener::warning, null, fixed),
+                    listener, Faults.NONE, allowDataChange).run(resumeFrom);
         }
         int workers = config.workers() > 0 ? config.workers() : Runtime.getRuntime().availableProcessors();
         try (TargetCache cache = TargetCache.openOrBuild(config.teacherCache(), recipe.tokenizer(), data,
                 config.teacherCacheFloat16(), workers, ImageDecoders.named(config.decoder()), listener::message)) {
             listener.message("teacher targets from the cache " + cache.dir() + " (" + cache.size() + " images, "
                     + cache.manifest().dtype() + ")");
-            return run(config, recipe, BatchSource.images(data, config, recipe, listener::warning, cache, true),
-                    resumeFrom, listener, Faults.NONE);
+            return new Pretrainer(config, recipe, BatchSource.images(data, config, recipe, listener::warning, cache, true),
+                    listener, Faults.NONE, allowDataChange).run(resumeFrom);
         }
     }
 
     /** As {@link #run(PretrainConfig, Recipe, ImageDataset, Path, RunListener)} with any batch source and faults. */
     public static RunSummary run(PretrainConfig config, Recipe recipe, BatchSource.Opener source, Path resumeFrom,
                                  RunListener listener, Faults faults) {
-        return new Pretrainer(config, recipe, source, listener, faults).run(resumeFrom);
+        return new Pretrainer(config, recipe, source, listener, faults, false).run(resumeFrom);
     }
 
     /** The student's view: BEiT's bicubic RandomResizedCrop output, ImageNet-normalised. */
@@ -125,6 +136,11 @@ public final class Pretrainer {
         modules.put("head.", recipe.head().module());
         return modules;
     }
+
+    /** Whether a resumption may use data of another identity than the run's. */
+    private final boolean allowDataChange;
+    /** The data's identity, taken once per invocation. */
+    private DataIdentity identity;
 
     /** The last completed step, for the message of a stopped run. */
     private volatile long lastStep;
@@ -250,7 +266,8 @@ public final class Pretrainer {
             // BEiT's weight-decay schedule: cosine from weight_decay to weight_decay_end, no warm-up
             CosineSchedule wdSchedule = new CosineSchedule(config.weightDecay(), config.weightDecayEnd(), total, 0,
                     config.weightDecay());
-            files.writeConfig(config, recipe.describe(), environment(batches, total, warmup, resumeFrom));
+            files.writeConfig(config, recipe.describe(), environment(batches, total, warmup, resumeFrom),
+                    resumeFrom != null);
             listener.started(state.step(), total, recipe.describe());
 
             Stats stats = new Stats();
@@ -395,7 +412,22 @@ public final class Pretrainer {
      */
     private RunFiles openRunFiles(BatchSource batches, TrainingState state, Path resumeFrom, boolean rewind,
                                   Checkpoints checkpoints) {
-        if (resumeFrom == null) return RunFiles.open(config.out(), state.step());
+        if (resumeFrom == null) {
+            identity = batches.identity();
+            return RunFiles.open(config.out(), state.step());
+        }
+        identity = batches.identity();
+        DataIdentity recorded = RunFiles.recordedIdentity(config.out());
+        if (identity != null && recorded != null && !identity.sameData(recorded)) {
+            String what = "--data " + identity.data() + " (" + identity.images() + " images) is not the data of the run "
+                    + config.out() + " (" + recorded.data() + ", " + recorded.images() + " images"
+                    + (identity.images() == recorded.images() ? "; other files or labels" : "") + ")";
+            if (!allowDataChange) {
+                throw new DataIdentity.DataChangedException("cannot resume " + resumeFrom + ": " + what
+                        + "; pass --allow-data-change to resume on it anyway");
+            }
+            listener.warning(what + "; resuming on it (--allow-data-change)");
+        }
         int perEpoch = batches.batchesPerEpoch();
         long total = config.totalSteps(perEpoch);
         Path file = resumeFrom.resolve("state.json");
@@ -474,6 +506,7 @@ public final class Pretrainer {
         env.put("dataset", batches.describe());
         env.put("decoder", ImageDecoders.resolve(config.decoder()));
         env.put("images", batches.images());
+        if (identity != null) env.put("data_identity", identity);
         return env;
     }
 

@@ -88,14 +88,59 @@ public final class RunFiles implements AutoCloseable {
 
     /** Writes {@code config.json}: the resolved configuration, the recipe's parts and the environment. */
     public void writeConfig(PretrainConfig config, String recipe, Map<String, Object> environment) {
+        writeConfig(config, recipe, environment, false);
+    }
+
+    /**
+     * Writes {@code config.json}. A fresh run writes its configuration, recipe and environment; a resumption of a
+     * run whose {@code config.json} exists keeps that record as it is (the run's start: configuration, data identity)
+     * and appends its own (configuration and environment) to the {@code resumes} array.
+     */
+    public void writeConfig(PretrainConfig config, String recipe, Map<String, Object> environment, boolean resumed) {
         ObjectNode root = PRETTY.createObjectNode();
         root.set("config", PRETTY.valueToTree(config));
         root.putPOJO("recipe", recipe.lines().map(String::strip).toList());
         root.set("environment", PRETTY.valueToTree(environment));
+        Path existing = runDir.resolve("config.json");
+        if (resumed && Files.isRegularFile(existing)) {
+            try {
+                var original = PRETTY.readTree(existing.toFile());
+                if (original instanceof ObjectNode o && o.has("config")) {
+                    ObjectNode resume = PRETTY.createObjectNode();
+                    resume.set("config", root.get("config"));
+                    resume.set("environment", root.get("environment"));
+                    (o.get("resumes") instanceof com.fasterxml.jackson.databind.node.ArrayNode a ? a
+                            : o.putArray("resumes")).add(resume);
+                    root = o;
+                }
+            } catch (IOException unreadable) {
+                // an unreadable record is replaced by this one
+            }
+        }
         try {
             Checkpoints.writeAtomically(runDir.resolve("config.json"), PRETTY.writeValueAsString(root) + "\n");
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write " + runDir.resolve("config.json") + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * The data identity a run recorded when it started ({@code environment.data_identity} in {@code config.json}), or
+     * else the first one a resumption recorded; null when there is none (a run from before it was recorded).
+     */
+    public static DataIdentity recordedIdentity(Path runDir) {
+        Path file = runDir.resolve("config.json");
+        if (!Files.isRegularFile(file)) return null;
+        try {
+            var root = JSON.readTree(file.toFile());
+            var id = root.path("environment").path("data_identity");
+            for (var r : root.path("resumes")) {
+                if (!id.isObject()) id = r.path("environment").path("data_identity");
+            }
+            if (!id.isObject()) return null;
+            return new DataIdentity(id.path("images").asLong(), id.path("sha256").asText(), id.path("data").asText());
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + file + ": " + e.getMessage(), e);
         }
     }
 
