@@ -344,6 +344,10 @@ final class PretrainCommand implements Callable<Integer> {
     private PretrainConfig followTeacherGrid(PretrainConfig config) {
         if (spec.commandLine().getParseResult().hasMatchedOption("--img-size")) return config;
         var grid = Recipes.teacherGrid(config); // a missing or unreadable --teacher: one line, exit 1
+        if (grid.isEmpty() && config.imageSizeSource().equals(PENDING_SIZE)) {
+            throw new Main.UsageException("--img-size " + imageSize + " (the default) is not a multiple of --patch-size "
+                    + config.patchSize() + ": give --img-size (e.g. " + config.imageSize() + ")");
+        }
         if (grid.isEmpty()) return config;
         int g = grid.getAsInt();
         try {
@@ -353,6 +357,9 @@ final class PretrainCommand implements Callable<Integer> {
             throw new Main.UsageException(e.getMessage());
         }
     }
+
+    /** The image-size source of a default --img-size that --patch-size does not divide, until the teacher decides. */
+    private static final String PENDING_SIZE = "default, rounded up to a multiple of --patch-size";
 
     /** The checkpoint to resume from, or null for a fresh run; sets the run folder when --out is not given. */
     private Path resumeCheckpoint() {
@@ -424,7 +431,13 @@ final class PretrainCommand implements Callable<Integer> {
                 .maxConsecutiveNonFinite(maxNonFinite).maxBadFraction(maxBadFraction).augmentation(augmentation)
                 .teacherCache(teacherCache).teacherCacheFloat16(teacherCacheFloat16).decoder(decoder.name)
                 .device(computeDevice());
-        if (!given.hasMatchedOption("--img-size")) b.imageSize(imageSize, "default");
+        if (!given.hasMatchedOption("--img-size")) {
+            // a default size that --patch-size does not divide is held until the teacher's grid may replace it
+            // (followTeacherGrid); if it does not, that is the usage error
+            b.imageSize(imageSize % patchSize == 0 || patchSize <= 0 ? imageSize
+                    : (imageSize / patchSize + 1) * patchSize, imageSize % patchSize == 0 || patchSize <= 0 ? "default"
+                    : PENDING_SIZE);
+        }
         if (maskPatches != null) b.maskPatches(maskPatches);
         if (given.hasMatchedOption("--lr")) b.lr(lr); // else the default lr, recorded as such
         if (baseLr != null) b.baseLr(baseLr);

@@ -135,8 +135,8 @@ public final class BackboneExport {
         }
         VitConfig c;
         try {
-            c = VitConfig.preset(run.get("model"), Integer.parseInt(run.get("patch-size")))
-                    .withImageSize(Integer.parseInt(run.get("img-size")));
+            c = PretrainConfig.studentPreset(run.get("model"), Integer.parseInt(run.get("img-size")),
+                    Integer.parseInt(run.get("patch-size")));
         } catch (IllegalArgumentException e) {
             throw new NoCheckpointException(state + ": " + e.getMessage());
         }

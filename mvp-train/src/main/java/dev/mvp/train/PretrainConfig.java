@@ -168,7 +168,7 @@ public record PretrainConfig(@JsonSerialize(using = ToStringSerializer.class) Pa
         if (teacherPrecision == null) teacherPrecision = Precision.FP32;
         if (device == null) device = ComputeDevice.CPU;
         try {
-            VitConfig.preset(model, patchSize);
+            VitConfig.preset(model, 16); // the name only: the sizes are checked next
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("--model: " + e.getMessage());
         }
@@ -215,6 +215,18 @@ public record PretrainConfig(@JsonSerialize(using = ToStringSerializer.class) Pa
         }
         recipe = recipe.withMaskPatches(maskPatches == recipe.preset().maskPatches ? null : maskPatches);
         if (imageSizeSource == null) imageSizeSource = "--img-size";
+    }
+
+    /**
+     * The student preset {@code model} at {@code imageSize} and {@code patchSize}. Not
+     * {@code VitConfig.preset(model, patchSize).withImageSize(imageSize)}: that makes the preset at its 224 pixels
+     * first, which refuses a patch size that does not divide 224 (12, 32 at other sizes) before the size is replaced.
+     */
+    public static VitConfig studentPreset(String model, int imageSize, int patchSize) {
+        VitConfig p = VitConfig.preset(model, 16);
+        return new VitConfig(imageSize, patchSize, p.width(), p.depth(), p.heads(), p.mlpRatio(), p.qkvBias(),
+                p.layerNormEps(), p.layerScale(), p.relativePosition(), p.absolutePosition(), p.dropPath(), p.pooling(),
+                p.numClasses(), p.attention());
     }
 
     private static void require(boolean ok, String message) {

@@ -149,7 +149,7 @@ public final class Recipes {
 
     /** The student: timm's plain ViT of {@code config.model()}, or BEiT's pre-training variant of it. */
     static VitConfig studentConfig(PretrainConfig config, BackbonePart backbone) {
-        VitConfig vit = VitConfig.preset(config.model(), config.patchSize()).withImageSize(config.imageSize());
+        VitConfig vit = PretrainConfig.studentPreset(config.model(), config.imageSize(), config.patchSize());
         return student(backbone == BackbonePart.BEIT ? vit.beitPretraining() : vit, config);
     }
 

@@ -1,0 +1,56 @@
+package dev.mvp.cli;
+
+import dev.mvp.testing.TestPaths;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+import static dev.mvp.cli.MainTest.mvp;
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * --img-size and --patch-size: the model preset's own 224 pixels are never checked against --patch-size (12 does not
+ * divide 224, but 48 is what the run uses); without --img-size, a default that --patch-size does not divide gives
+ * way to the teacher's grid, and without a teacher grid it is a usage error naming both flags.
+ */
+@Tag("e2e")
+class PretrainSizeFlagsTest {
+    private static final Path CLIP = TestPaths.fixture("clip/clip_w64_p16.fp32.safetensors"); // 4x4 grid
+    private static final Path DATA = TestPaths.sharedData().resolve("cifar10/test");
+
+    static String[] run(Path out, String... more) {
+        List<String> a = new ArrayList<>(List.of("pretrain", "--data", DATA.toString(), "--out", out.toString(),
+                "--batch-size", "4", "--warmup-steps", "1", "--steps", "1", "--threads", "1", "--workers", "1"));
+        a.addAll(List.of(more));
+        return a.toArray(String[]::new);
+    }
+
+    @Test
+    void aPatchSizeThatDoesNotDivideThePresetsSizeIsJudgedAgainstImgSize(@TempDir Path tmp) {
+        MainTest.Result r = mvp(run(tmp.resolve("p12"), "--img-size", "48", "--patch-size", "12"));
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(r.out()).contains("done: 1 steps");
+
+        MainTest.Result bad = mvp(run(tmp.resolve("bad"), "--img-size", "50", "--patch-size", "12"));
+        assertThat(bad.code()).isEqualTo(2);
+        assertThat(bad.err()).contains("--img-size 50 must be a positive multiple of --patch-size 12");
+    }
+
+    @Test
+    void withoutImgSizeTheTeachersGridDecidesAndWithoutOneTheDefaultIsNamed(@TempDir Path tmp) {
+        MainTest.Result r = mvp(run(tmp.resolve("clip"), "--teacher", CLIP.toString(), "--patch-size", "32"));
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(r.out()).contains("--img-size 128, from the teacher's 4x4 target grid x --patch-size 32");
+
+        MainTest.Result random = mvp(run(tmp.resolve("random"), "--patch-size", "32"));
+        assertThat(random.code()).isEqualTo(2);
+        assertThat(random.err().strip().lines()).hasSize(1);
+        assertThat(random.err()).contains("--img-size 112 (the default) is not a multiple of --patch-size 32: give "
+                + "--img-size (e.g. 128)");
+        assertThat(tmp.resolve("random")).doesNotExist();
+    }
+}
