@@ -209,11 +209,11 @@ final class PretrainCommand implements Callable<Integer> {
     boolean allowDataChange;
 
     @Option(names = "--threads", paramLabel = "N", defaultValue = "0",
-            description = "libtorch/OpenBLAS threads (0: all cores).")
+            description = "libtorch/OpenBLAS threads (0: all cores; at most 4 x the cores, at least 256).")
     int threads;
 
     @Option(names = "--workers", paramLabel = "N", defaultValue = "0",
-            description = "Data-loading threads (0: all cores).")
+            description = "Data-loading threads (0: all cores; at most 4 x the cores, at least 256).")
     int workers;
 
     @CommandLine.Mixin DecoderOption decoder;

@@ -53,4 +53,15 @@ class PretrainSizeFlagsTest {
                 + "--img-size (e.g. 128)");
         assertThat(tmp.resolve("random")).doesNotExist();
     }
+
+    @Test
+    void tooManyThreadsOrWorkersAreAUsageError(@TempDir Path tmp) {
+        for (String flag : List.of("--threads", "--workers")) {
+            MainTest.Result r = mvp("pretrain", "--data", DATA.toString(), "--out", tmp.resolve("t").toString(), flag, "100000");
+            assertThat(r.code()).as(r.err()).isEqualTo(2);
+            assertThat(r.err().strip().lines()).hasSize(1);
+            assertThat(r.err()).contains(flag + " 100000 is more than " + dev.mvp.train.PretrainConfig.MAX_THREADS);
+            assertThat(tmp.resolve("t")).doesNotExist();
+        }
+    }
 }

@@ -139,6 +139,11 @@ public record PretrainConfig(@JsonSerialize(using = ToStringSerializer.class) Pa
     public static final String DEFAULT_TEACHER = "random";
     public static final String DEFAULT_MODEL = "tiny";
     public static final int DEFAULT_IMAGE_SIZE = 112;
+    /**
+     * The most --threads and --workers a run may ask for: 4 x the available processors, at least 256 (so a run
+     * resumed on a smaller machine keeps its settings). Beyond it a typo (100000) would start thousands of threads.
+     */
+    public static final int MAX_THREADS = Math.max(256, 4 * Runtime.getRuntime().availableProcessors());
     public static final int DEFAULT_PATCH_SIZE = 16;
     public static final int DEFAULT_MASK_PATCHES = 75;
     public static final int DEFAULT_BATCH_SIZE = 16;
@@ -199,6 +204,10 @@ public record PretrainConfig(@JsonSerialize(using = ToStringSerializer.class) Pa
         require(layerScale == null || (layerScale >= 0 && Double.isFinite(layerScale)),
                 "--layer-scale must be >= 0 (0 = none), got " + layerScale);
         require(threads >= 0 && workers >= 0, "--threads and --workers must not be negative");
+        require(threads <= MAX_THREADS, "--threads " + threads + " is more than " + MAX_THREADS
+                + " (the bound: 4 x this machine's " + Runtime.getRuntime().availableProcessors() + " cores, at least 256)");
+        require(workers <= MAX_THREADS, "--workers " + workers + " is more than " + MAX_THREADS
+                + " (the bound: 4 x this machine's " + Runtime.getRuntime().availableProcessors() + " cores, at least 256)");
         require(checkpointEvery >= 0, "--checkpoint-every must not be negative");
         require(checkpointEveryEpochs >= 0, "--checkpoint-every-epochs must not be negative");
         require(keepCheckpoints >= 1, "--keep-checkpoints must be at least 1");

@@ -127,4 +127,15 @@ class PretrainConfigTest {
         assertThatThrownBy(() -> PretrainConfig.builder(DATA, OUT).baseLr(1e-4).minLr(1e-5).batchSize(8).build())
                 .as("base lr 1e-4 at batch 8 is lr 3.1e-6 < min lr").hasMessageContaining("--min-lr");
     }
+
+    @Test
+    void threadsAndWorkersAreBounded() {
+        int max = PretrainConfig.MAX_THREADS;
+        assertThat(max).isGreaterThanOrEqualTo(256).isGreaterThanOrEqualTo(4 * Runtime.getRuntime().availableProcessors());
+        assertThat(PretrainConfig.builder(DATA, OUT).threads(max).workers(max).build().threads()).isEqualTo(max);
+        assertThatThrownBy(() -> PretrainConfig.builder(DATA, OUT).threads(100000).build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessageStartingWith("--threads 100000 is more than " + max);
+        assertThatThrownBy(() -> PretrainConfig.builder(DATA, OUT).workers(max + 1).build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessageStartingWith("--workers " + (max + 1) + " is more than " + max);
+    }
 }
