@@ -25,8 +25,6 @@ import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.LocalDateTime;
-import java.time.format.DateTimeFormatter;
 import java.util.concurrent.Callable;
 
 import static dev.mvp.train.PretrainConfig.*;
@@ -261,6 +259,8 @@ final class PretrainCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         Path checkpoint = resumeCheckpoint();
         PretrainConfig config = configuration(checkpoint);
+        // before anything is loaded: a read-only, unwritable or unnamable --out stops here, leaving no folder behind
+        RunFolders.prepare(config.out(), "pretrain");
         Devices.requireAvailable(config.device()); // before any data or weights are read: one line, exit 1
         if (checkpoint == null) config = followTeacherGrid(config);
         if (checkpoint != null) {
@@ -394,7 +394,7 @@ final class PretrainCommand implements Callable<Integer> {
     private PretrainConfig configuration(Path checkpoint) {
         try {
             if (out == null) {
-                out = Path.of("runs", "pretrain-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
+                out = RunFolders.defaultFor("pretrain");
             }
             PretrainConfig.Builder b;
             Path saved = out.resolve("config.json");

@@ -64,4 +64,29 @@ class PretrainSizeFlagsTest {
             assertThat(tmp.resolve("t")).doesNotExist();
         }
     }
+
+    @Test
+    void outIsCheckedBeforeAnythingIsLoadedAndLeavesNoFoldersBehind(@TempDir Path tmp) throws Exception {
+        // a name too long for the file system: one line, exit 1, and none of the folders on the way is left
+        Path longOut = tmp.resolve("long/x/" + "n".repeat(300));
+        MainTest.Result r = mvp(run(longOut));
+        assertThat(r.code()).as(r.err()).isEqualTo(1);
+        assertThat(r.err().strip().lines()).singleElement().satisfies(l -> assertThat(l).contains("cannot write to --out"));
+        assertThat(r.out()).doesNotContain("ImageFolder"); // before the data is opened
+        assertThat(tmp.resolve("long")).doesNotExist();
+
+        // a file in the way: a usage error, before a missing --data is even looked at
+        Path file = java.nio.file.Files.writeString(tmp.resolve("file"), "x");
+        MainTest.Result f = mvp("pretrain", "--data", tmp.resolve("missing").toString(), "--out", file.toString());
+        assertThat(f.code()).isEqualTo(2);
+        assertThat(f.err()).contains("--out " + file + " is a file");
+
+        // a run that fails before its first step (a batch larger than the data) removes the folders it made
+        MainTest.Result big = mvp("pretrain", "--data", DATA.toString(), "--out", tmp.resolve("a/b/run").toString(),
+                "--img-size", "32", "--patch-size", "8", "--batch-size", "100000", "--steps", "1", "--threads", "1",
+                "--workers", "1");
+        assertThat(big.code()).as(big.err()).isEqualTo(1);
+        assertThat(big.err()).contains("fewer images than one batch");
+        assertThat(tmp.resolve("a")).doesNotExist();
+    }
 }

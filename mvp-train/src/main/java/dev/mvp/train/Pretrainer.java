@@ -150,8 +150,21 @@ public final class Pretrainer {
     private RunSummary run(Path resumeFrom) {
         Path out = config.out();
         boolean existed = Files.exists(out);
+        // the folders this run creates above its own (deepest first), removed again if it fails before its first step
+        java.util.List<Path> createdAbove = new java.util.ArrayList<>();
+        Path top = out.toAbsolutePath().normalize().getParent();
+        for (Path p = top; p != null && !Files.exists(p); p = p.getParent()) createdAbove.add(p);
         // one writer per run folder, for the whole run (released however it ends)
-        RunLock lock = RunLock.acquire(out);
+        RunLock lock;
+        try {
+            lock = RunLock.acquire(out);
+        } catch (RuntimeException e) {
+            // e.g. a name too long: leave none of the (empty) folders made on the way
+            java.util.List<Path> made = new java.util.ArrayList<>(createdAbove);
+            if (!existed) made.addFirst(out);
+            removeEmpty(made);
+            throw e;
+        }
         // SIGTERM / Ctrl-C: remove the checkpoint being written (if any) and say where the run stands, in one line
         Thread hook = Checkpoints.Interruption.install(removed -> listener.warning("stopped at step " + lastStep
                 + " (SIGTERM or Ctrl-C)" + (removed.isEmpty() ? "" : "; removed the unfinished checkpoint "
@@ -161,11 +174,25 @@ public final class Pretrainer {
             return runWithHook(resumeFrom);
         } catch (RuntimeException | Error e) {
             // a fresh run that failed before its first step leaves no run folder (nor anything that looks like a run)
-            if (resumeFrom == null && !stepWritten) removeFailedRun(out, existed);
+            if (resumeFrom == null && !stepWritten) {
+                removeFailedRun(out, existed);
+                removeEmpty(createdAbove);
+            }
             throw e;
         } finally {
             Checkpoints.Interruption.uninstall(hook);
             lock.close();
+        }
+    }
+
+    /** Deletes these folders, deepest first, while they are empty. */
+    private static void removeEmpty(java.util.List<Path> folders) {
+        for (Path p : folders) {
+            try {
+                Files.deleteIfExists(p);
+            } catch (java.io.IOException | RuntimeException notEmpty) {
+                return;
+            }
         }
     }
 
