@@ -325,6 +325,8 @@ final class PretrainCommand implements Callable<Integer> {
         }
         String means = s.meanOver() == 0 ? "no good step"
                 : s.meanOver() == 1 ? String.format(java.util.Locale.ROOT, "one good step")
+                : s.meanOver() < 10 // fewer than 10 good steps: both means cover all of them
+                        ? String.format(java.util.Locale.ROOT, "mean of the %d good steps %.4f", s.meanOver(), s.meanLossLast10())
                 : String.format(java.util.Locale.ROOT, "mean of first/last %d steps %.4f -> %.4f", s.meanOver(),
                         s.meanLossFirst10(), s.meanLossLast10());
         // a resumed run: the run's step count, and which of them this invocation ran

@@ -37,14 +37,19 @@ class EvalCommandsTest {
 
     @BeforeAll
     static void tinyBackbone() {
+        backbone = writeTinyBackbone(tmp.resolve("tiny.safetensors"));
+        sample = TestPaths.repoRoot().resolve("data/cifar10-sample");
+    }
+
+    /** The evaluation tests' backbone: a random ViT (seed 1; width 64, 2 blocks, 4 heads, patch 8, 32x32) in timm's layout. */
+    static Path writeTinyBackbone(Path file) {
         Torch.init();
         torch.manual_seed(1);
-        backbone = tmp.resolve("tiny.safetensors");
         try (VisionTransformer vit = VisionTransformer.create(VitConfig.timm(64, 2, 4, 8).withImageSize(32));
              PointerScope scope = new PointerScope()) {
-            VitCheckpoints.save(StateDict.of(vit), VitCheckpoints.Layout.TIMM, backbone, Map.of("num_heads", "4"));
+            VitCheckpoints.save(StateDict.of(vit), VitCheckpoints.Layout.TIMM, file, Map.of("num_heads", "4"));
         }
-        sample = TestPaths.repoRoot().resolve("data/cifar10-sample");
+        return file;
     }
 
     static JsonNode json(Path file) throws Exception {

@@ -1,14 +1,7 @@
 package dev.mvp.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.mvp.api.Torch;
-import dev.mvp.models.VisionTransformer;
-import dev.mvp.models.VitCheckpoints;
-import dev.mvp.models.VitConfig;
-import dev.mvp.models.io.StateDict;
 import dev.mvp.testing.TestPaths;
-import org.bytedeco.javacpp.PointerScope;
-import org.bytedeco.pytorch.global.torch;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -22,7 +15,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.Map;
 import java.util.stream.Stream;
 
 import static dev.mvp.cli.MainTest.mvp;
@@ -41,13 +33,7 @@ class EvalFlagsTest {
 
     @BeforeAll
     static void tinyBackbone() {
-        Torch.init();
-        torch.manual_seed(1);
-        backbone = tmp.resolve("tiny.safetensors");
-        try (VisionTransformer vit = VisionTransformer.create(VitConfig.timm(64, 2, 4, 8).withImageSize(32));
-             PointerScope scope = new PointerScope()) {
-            VitCheckpoints.save(StateDict.of(vit), VitCheckpoints.Layout.TIMM, backbone, Map.of("num_heads", "4"));
-        }
+        backbone = EvalCommandsTest.writeTinyBackbone(tmp.resolve("tiny.safetensors"));
         sample = TestPaths.repoRoot().resolve("data/cifar10-sample");
     }
 

@@ -107,7 +107,7 @@ class PretrainNewcomerTest {
         MainTest.Result first = mvp(tinyRun(data, out, "--steps", "3").toArray(String[]::new));
         assertThat(first.code()).as(first.err()).isZero();
         // fewer than 10 steps: the summary says how many it averaged
-        assertThat(first.out()).contains("mean of first/last 3 steps").doesNotContain("10 steps");
+        assertThat(first.out()).contains("mean of the 3 good steps").doesNotContain("10 steps");
         // no lr flag: config.json records the default lr and its base lr, and says where they came from
         JsonNode root = new ObjectMapper().readTree(out.resolve("config.json").toFile());
         assertThat(root.path("config").path("lr").asDouble()).isEqualTo(1.5e-3);
@@ -142,8 +142,9 @@ class PretrainNewcomerTest {
     @Test
     void theSummarySaysHowManyStepsItsMeansAverage() {
         Path m = Path.of("metrics.jsonl");
-        RunSummary three = new RunSummary(3, 0.1, -0.2, 0.0, -0.1, 0, 0, 5, Path.of("c"), Path.of("r"), 3, 3, 3);
-        assertThat(PretrainCommand.summaryLine(three, m)).contains("(mean of first/last 3 steps 0.0000 -> -0.1000)");
+        // fewer than 10 good steps: the first and the last ones are the same steps, one mean
+        RunSummary three = new RunSummary(3, 0.1, -0.2, -0.05, -0.05, 0, 0, 5, Path.of("c"), Path.of("r"), 3, 3, 3);
+        assertThat(PretrainCommand.summaryLine(three, m)).contains("(mean of the 3 good steps -0.0500)");
         RunSummary many = new RunSummary(100, 0.1, -0.7, 0.0, -0.6, 0, 0, 50, Path.of("c"), Path.of("r"), 100, 10, 100);
         assertThat(PretrainCommand.summaryLine(many, m)).contains("mean of first/last 10 steps");
         RunSummary complete = new RunSummary(100, Double.NaN, -0.7, Double.NaN, Double.NaN, 0, 0, 0, Path.of("c"),
