@@ -1,6 +1,7 @@
 package dev.mvp.eval;
 
 import dev.mvp.api.Tensors;
+import dev.mvp.api.io.AtomicFiles;
 import dev.mvp.data.RgbImage;
 import dev.mvp.models.VisionTransformer;
 import org.bytedeco.javacpp.PointerScope;
@@ -8,13 +9,11 @@ import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.ScalarTypeOptional;
 import org.bytedeco.pytorch.Tensor;
 
-import javax.imageio.ImageIO;
 import java.awt.Color;
 import java.awt.Font;
 import java.awt.Graphics2D;
 import java.awt.RenderingHints;
 import java.awt.image.BufferedImage;
-import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
@@ -158,9 +157,7 @@ public final class AttentionMaps {
         }
         gfx.dispose();
         // atomically; on failure (a full disk) the temporary file is removed
-        AtomicFiles.write(file, tmp -> {
-            if (!ImageIO.write(sheet, "png", tmp.toFile())) throw new IOException("no PNG writer");
-        });
+        AtomicFiles.writePng(file, sheet);
     }
 
     private static int blend(int a, int b) {

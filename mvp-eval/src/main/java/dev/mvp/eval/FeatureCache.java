@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.mvp.api.Tensors;
 import dev.mvp.api.Torch;
+import dev.mvp.api.io.AtomicFiles;
 import dev.mvp.data.ImageDataset;
 import dev.mvp.data.ImageDecoder;
 import dev.mvp.data.ImageDecoders;

@@ -1,5 +1,7 @@
 package dev.mvp.eval;
 
+import dev.mvp.api.io.AtomicFiles;
+
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;

@@ -1,11 +1,10 @@
 package dev.mvp.masking;
 
-import javax.imageio.ImageIO;
+import dev.mvp.api.io.AtomicFiles;
+
 import java.awt.image.BufferedImage;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.List;
 
 /**
@@ -52,14 +51,10 @@ public final class MaskSheet {
     /** Writes {@link #render} as a PNG, atomically (a temporary file in the same folder, then a rename). */
     public static void writePng(Path file, List<boolean[]> masks, int rows, int cols, int cellPixels, int perRow) throws IOException {
         BufferedImage image = render(masks, rows, cols, cellPixels, perRow);
-        Path dir = file.toAbsolutePath().getParent();
-        Files.createDirectories(dir);
-        Path tmp = Files.createTempFile(dir, file.getFileName().toString(), ".tmp");
         try {
-            if (!ImageIO.write(image, "png", tmp.toFile())) throw new IOException("no PNG writer available");
-            Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-        } finally {
-            Files.deleteIfExists(tmp);
+            AtomicFiles.writePng(file, image);
+        } catch (java.io.UncheckedIOException e) {
+            throw e.getCause();
         }
     }
 }

@@ -174,7 +174,7 @@ public final class RunPlot {
             try (java.io.OutputStream os = new java.io.BufferedOutputStream(Files.newOutputStream(tmpName))) {
                 tmp = tmpName; // ours to remove from here on
 
-                writePng(image, os);
+                dev.mvp.api.io.AtomicFiles.encodePng(image, os);
             }
             Files.move(tmp, png, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
             tmp = null;
@@ -190,29 +190,6 @@ public final class RunPlot {
             }
         }
         return runs;
-    }
-
-    /**
-     * Encodes {@code image} as PNG onto {@code os} through an in-memory {@link javax.imageio.stream.ImageOutputStream}
-     * of our own. {@code ImageIO.write(image, "png", OutputStream)} would, with ImageIO's file cache on (the default),
-     * open a cache file in java.io.tmpdir and register it with ImageIO's "StreamCloser" shutdown hook; when the write
-     * then fails (a full disk) that hook prints a NullPointerException stack trace at exit, after our one-line error.
-     */
-    public static void writePng(BufferedImage image, java.io.OutputStream os) throws IOException {
-        java.util.Iterator<javax.imageio.ImageWriter> writers = ImageIO.getImageWritersByFormatName("png");
-        if (!writers.hasNext()) throw new IOException("no PNG writer in this Java runtime");
-        javax.imageio.ImageWriter writer = writers.next();
-        try (javax.imageio.stream.MemoryCacheImageOutputStream out = new javax.imageio.stream.MemoryCacheImageOutputStream(os)) {
-            writer.setOutput(out);
-            writer.write(image);
-            out.flush();
-        } catch (javax.imageio.IIOException e) {
-            // "I/O error writing PNG file!" wraps the stream's own reason (no space left on device, ...)
-            if (e.getCause() instanceof IOException cause) throw cause;
-            throw e;
-        } finally {
-            writer.dispose();
-        }
     }
 
     /** Why a file operation failed, in words (never the exception's class name or a temporary file's path). */

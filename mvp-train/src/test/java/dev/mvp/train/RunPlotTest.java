@@ -127,7 +127,7 @@ class RunPlotTest {
         BufferedImage img = new BufferedImage(64, 32, BufferedImage.TYPE_INT_RGB);
         img.setRGB(3, 4, 0x123456);
         java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
-        RunPlot.writePng(img, bytes);
+        dev.mvp.api.io.AtomicFiles.encodePng(img, bytes);
         BufferedImage back = ImageIO.read(new java.io.ByteArrayInputStream(bytes.toByteArray()));
         org.assertj.core.api.Assertions.assertThat(back.getRGB(3, 4) & 0xffffff).isEqualTo(0x123456);
         // a full disk: the stream's own error comes back, and no ImageIO cache file (whose shutdown hook would print a
@@ -141,7 +141,7 @@ class RunPlotTest {
                     throw new java.io.IOException("No space left on device");
                 }
             };
-            org.assertj.core.api.Assertions.assertThatThrownBy(() -> RunPlot.writePng(img, full))
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> dev.mvp.api.io.AtomicFiles.encodePng(img, full))
                     .isInstanceOf(java.io.IOException.class).hasMessageContaining("No space left");
             try (var files = Files.list(cache)) {
                 org.assertj.core.api.Assertions.assertThat(files.toList()).isEmpty();

@@ -1,4 +1,4 @@
-package dev.mvp.eval;
+package dev.mvp.api.io;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -8,7 +8,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 
 /**
- * The one way the evaluation code writes an output file (results.json, attention sheets, feature-cache manifests):
+ * The one way the library writes an output file (results.json, attention and mask sheets, feature-cache manifests):
  * into a temporary file next to it ({@code <name>.tmp-<pid>}), then renamed over it, so a reader never sees half a
  * file. When anything fails (a full disk, a folder in the way, an encoder error) the temporary file is removed before
  * the error propagates: no {@code .tmp} file is ever left behind, and the previous file, if any, is untouched.
@@ -57,6 +57,42 @@ public final class AtomicFiles {
     /** Writes {@code text} (UTF-8) to {@code file} atomically. */
     public static void writeString(Path file, String text) {
         write(file, tmp -> Files.writeString(tmp, text));
+    }
+
+    /**
+     * Writes {@code image} as a PNG file atomically (see {@link #write}); encoded by {@link #encodePng}, so a failure
+     * is one reason in words and nothing is printed.
+     */
+    public static void writePng(Path file, java.awt.image.BufferedImage image) {
+        write(file, tmp -> {
+            try (java.io.OutputStream os = new java.io.BufferedOutputStream(Files.newOutputStream(tmp))) {
+                encodePng(image, os);
+            }
+        });
+    }
+
+    /**
+     * Encodes {@code image} as PNG onto {@code os} through an in-memory {@link javax.imageio.stream.ImageOutputStream}
+     * of our own. {@code ImageIO.write(image, "png", File)} prints a stack trace to standard error when it cannot
+     * open the file, and {@code ImageIO.write(image, "png", OutputStream)}, with ImageIO's file cache on (the default),
+     * registers a cache file with ImageIO's "StreamCloser" shutdown hook, which prints a NullPointerException stack
+     * trace at exit when the write failed (a full disk). An encoder error is rethrown as the stream's own reason.
+     */
+    public static void encodePng(java.awt.image.BufferedImage image, java.io.OutputStream os) throws IOException {
+        java.util.Iterator<javax.imageio.ImageWriter> writers = javax.imageio.ImageIO.getImageWritersByFormatName("png");
+        if (!writers.hasNext()) throw new IOException("no PNG writer in this Java runtime");
+        javax.imageio.ImageWriter writer = writers.next();
+        try (javax.imageio.stream.MemoryCacheImageOutputStream out = new javax.imageio.stream.MemoryCacheImageOutputStream(os)) {
+            writer.setOutput(out);
+            writer.write(image);
+            out.flush();
+        } catch (javax.imageio.IIOException e) {
+            // "I/O error writing PNG file!" wraps the stream's own reason (no space left on device, ...)
+            if (e.getCause() instanceof IOException cause) throw cause;
+            throw e;
+        } finally {
+            writer.dispose();
+        }
     }
 
     /** The reason in words: a file-system error's reason (no Java class names), else the message. */

@@ -5,7 +5,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -14,28 +13,13 @@ import java.util.stream.Stream;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-/** A failed write (a full disk, a folder in the way) leaves no temporary file and the previous file untouched. */
-class AtomicFilesTest {
+/** Evaluation outputs go through mvp-api's AtomicFiles: a failed write leaves no temporary file. */
+class EvalOutputsTest {
 
     private static List<String> names(Path dir) throws IOException {
         try (Stream<Path> s = Files.list(dir)) {
             return s.map(p -> p.getFileName().toString()).sorted().toList();
         }
-    }
-
-    @Test
-    void aWriteFailingMidwayRemovesItsTemporaryFile(@TempDir Path tmp) throws Exception {
-        Path file = tmp.resolve("results.json");
-        Files.writeString(file, "old\n");
-        assertThatThrownBy(() -> AtomicFiles.write(file, t -> {
-            Files.writeString(t, "half");
-            throw new IOException("No space left on device");
-        })).isInstanceOf(UncheckedIOException.class).hasMessage("cannot write " + file + ": No space left on device");
-        assertThat(names(tmp)).containsExactly("results.json");
-        assertThat(Files.readString(file)).isEqualTo("old\n");
-        AtomicFiles.writeString(file, "new\n");
-        assertThat(Files.readString(file)).isEqualTo("new\n");
-        assertThat(names(tmp)).containsExactly("results.json");
     }
 
     @Test
