@@ -325,7 +325,7 @@ final class PretrainCommand implements Callable<Integer> {
         }
         String means = s.meanOver() == 0 ? "no good step"
                 : s.meanOver() == 1 ? String.format(java.util.Locale.ROOT, "one good step")
-                : s.meanOver() < 10 // fewer than 10 good steps: both means cover all of them
+                : s.meanOver() < 10 || s.stepsRun() <= 10 // at most 10 good steps: both means cover all of them
                         ? String.format(java.util.Locale.ROOT, "mean of the %d good steps %.4f", s.meanOver(), s.meanLossLast10())
                 : String.format(java.util.Locale.ROOT, "mean of first/last %d steps %.4f -> %.4f", s.meanOver(),
                         s.meanLossFirst10(), s.meanLossLast10());

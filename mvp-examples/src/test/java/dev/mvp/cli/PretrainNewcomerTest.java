@@ -145,6 +145,8 @@ class PretrainNewcomerTest {
         // fewer than 10 good steps: the first and the last ones are the same steps, one mean
         RunSummary three = new RunSummary(3, 0.1, -0.2, -0.05, -0.05, 0, 0, 5, Path.of("c"), Path.of("r"), 3, 3, 3);
         assertThat(PretrainCommand.summaryLine(three, m)).contains("(mean of the 3 good steps -0.0500)");
+        RunSummary ten = new RunSummary(10, 0.1, -0.2, -0.05, -0.05, 0, 0, 5, Path.of("c"), Path.of("r"), 10, 10, 10);
+        assertThat(PretrainCommand.summaryLine(ten, m)).contains("(mean of the 10 good steps -0.0500)");
         RunSummary many = new RunSummary(100, 0.1, -0.7, 0.0, -0.6, 0, 0, 50, Path.of("c"), Path.of("r"), 100, 10, 100);
         assertThat(PretrainCommand.summaryLine(many, m)).contains("mean of first/last 10 steps");
         RunSummary complete = new RunSummary(100, Double.NaN, -0.7, Double.NaN, Double.NaN, 0, 0, 0, Path.of("c"),
