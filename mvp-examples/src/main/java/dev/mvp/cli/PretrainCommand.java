@@ -16,6 +16,7 @@ import dev.mvp.train.PretrainConfig;
 import dev.mvp.train.Pretrainer;
 import dev.mvp.train.RecipeSpec;
 import dev.mvp.train.Recipes;
+import dev.mvp.train.RunFiles;
 import dev.mvp.train.RunSummary;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -304,7 +305,7 @@ final class PretrainCommand implements Callable<Integer> {
         RunSummary s;
         try {
             s = Pretrainer.run(config, recipe, dataset, checkpoint, progress, allowDataChange);
-        } catch (dev.mvp.train.DataIdentity.DataChangedException e) {
+        } catch (dev.mvp.train.DataIdentity.DataChangedException | dev.mvp.train.TeacherIdentity.TeacherChangedException e) {
             throw new Main.UsageException(e.getMessage());
         }
         out.println(summaryLine(s, config.out().resolve("metrics.jsonl")));
@@ -424,7 +425,8 @@ final class PretrainCommand implements Callable<Integer> {
         if (warmupEpochs != null && given.hasMatchedOption("--warmup-steps")) {
             throw new IllegalArgumentException("give --warmup-steps or --warmup-epochs, not both");
         }
-        b.data(data).teacher(teacher).model(model).imageSize(imageSize).patchSize(patchSize)
+        // a teacher file is recorded by its absolute path (and identity, Pretrainer): a resumption may run elsewhere
+        b.data(data).teacher(dev.mvp.train.TeacherIdentity.absolute(teacher)).model(model).imageSize(imageSize).patchSize(patchSize)
                 .recipe(swapped(recipeSpec())).batchSize(batchSize).accumSteps(accumSteps).minLr(minLr).weightDecay(weightDecay)
                 .weightDecayEnd(weightDecayEnd).warmupSteps(warmupSteps).clipGrad(clipGrad).betas(beta(0), beta(1))
                 .dropPath(dropPath).layerScale(layerScale).precision(precision).teacherPrecision(teacherPrecision)
@@ -492,8 +494,13 @@ final class PretrainCommand implements Callable<Integer> {
     /** Applies only the flags given on this command line (resuming keeps the saved values of the others). */
     private void applyGiven(PretrainConfig.Builder b) {
         var given = spec.commandLine().getParseResult();
+        // without --data: the data the run used most recently (a resumption with --allow-data-change may have moved it)
         if (given.hasMatchedOption("--data")) b.data(data);
-        if (given.hasMatchedOption("--teacher")) b.teacher(teacher);
+        else if (RunFiles.recordedData(out) != null) b.data(Path.of(RunFiles.recordedData(out)));
+        // without --teacher: the teacher file the run used most recently, by its absolute path (an older run recorded
+        // the path as given, relative to its working folder, and keeps it)
+        if (given.hasMatchedOption("--teacher")) b.teacher(dev.mvp.train.TeacherIdentity.absolute(teacher));
+        else if (RunFiles.recordedTeacher(out) != null) b.teacher(RunFiles.recordedTeacher(out).path());
         if (given.hasMatchedOption("--model")) b.model(model);
         if (given.hasMatchedOption("--img-size")) b.imageSize(imageSize);
         if (given.hasMatchedOption("--patch-size")) b.patchSize(patchSize);

@@ -103,5 +103,18 @@ class ResumeDataChangeTest {
         assertThat(allowed.err()).contains("is not the data of the run", "--allow-data-change");
         assertThat(new ObjectMapper().readTree(run.resolve("config.json").toFile()).path("environment")
                 .path("data_identity")).isEqualTo(identity);
+
+        // a later --resume without --data: the data the run used most recently (the allowed change), checked
+        // against that identity; the original identity is now the change
+        Result plain = mvp("pretrain", "--resume", step2.toString(), "--threads", "1", "--workers", "1");
+        assertThat(plain.rc()).as(plain.err()).isZero();
+        assertThat(plain.err()).doesNotContain("is not the data of the run");
+        JsonNode resumes = new ObjectMapper().readTree(run.resolve("config.json").toFile()).path("resumes");
+        assertThat(resumes.get(resumes.size() - 1).path("environment").path("data_identity").path("sha256").asText())
+                .isEqualTo(resumes.get(resumes.size() - 2).path("environment").path("data_identity").path("sha256").asText())
+                .isNotEqualTo(identity.path("sha256").asText());
+        Result back = mvp(resume(step2, tmp.resolve("moved")));
+        assertThat(back.rc()).isEqualTo(2);
+        assertThat(back.err()).contains("is not the data of the run");
     }
 }

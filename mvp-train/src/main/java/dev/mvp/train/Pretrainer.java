@@ -141,6 +141,8 @@ public final class Pretrainer {
     private final boolean allowDataChange;
     /** The data's identity, taken once per invocation. */
     private DataIdentity identity;
+    /** The teacher file's identity, taken once per invocation; null for a teacher that is not a file. */
+    private TeacherIdentity teacherIdentity;
 
     /** The last completed step, for the message of a stopped run. */
     private volatile long lastStep;
@@ -252,6 +254,7 @@ public final class Pretrainer {
             }
             // the flags first (another --img-size is named as such), then every file, before any step
             checkSameRun(resumeFrom, Checkpoints.readState(resumeFrom));
+            checkTeacher(resumeFrom, Checkpoints.readState(resumeFrom));
             // state.json's own fields before any file is loaded; against the run's length once the data is open
             Checkpoints.checkState(resumeFrom, Checkpoints.readState(resumeFrom));
             state = Checkpoints.load(resumeFrom, modules, optimizer, device);
@@ -484,11 +487,48 @@ public final class Pretrainer {
     private void checkSameRun(Path checkpoint, TrainingState state) {
         Map<String, String> now = config.runDefinition();
         for (var e : now.entrySet()) {
+            // a teacher file is identified by its content, wherever it is (checkTeacher)
+            if (e.getKey().equals("teacher") && TeacherIdentity.isFile(e.getValue())) continue;
             String then = state.run() == null ? null : state.run().get(e.getKey());
             if (!e.getValue().equals(then)) {
                 throw new IllegalArgumentException("cannot resume " + checkpoint + ": --" + e.getKey() + " was "
                         + then + " in that run, " + e.getValue() + " now");
             }
+        }
+    }
+
+    /**
+     * A teacher file is the run's if it has the identity the run recorded most recently (at another path too);
+     * a run that recorded none (older, or forked into a folder without config.json) needs the same path, or the
+     * same file under another name.
+     */
+    private void checkTeacher(Path checkpoint, TrainingState state) {
+        String now = config.teacher();
+        if (!TeacherIdentity.isFile(now)) return; // a keyword (random) or a missing file: checkSameRun / Recipes say so
+        teacherIdentity = TeacherIdentity.of(Path.of(now));
+        String then = state.run() == null ? null : state.run().get("teacher");
+        TeacherIdentity recorded = RunFiles.recordedTeacher(config.out());
+        if (recorded != null) {
+            if (!teacherIdentity.sameFile(recorded)) {
+                throw new TeacherIdentity.TeacherChangedException("cannot resume " + checkpoint + ": --teacher "
+                        + teacherIdentity.path() + " (" + teacherIdentity.size() + " bytes, SHA-256 "
+                        + teacherIdentity.sha256().substring(0, 12) + ") is not the teacher of the run " + config.out()
+                        + " (" + recorded.path() + ", " + recorded.size() + " bytes, SHA-256 "
+                        + recorded.sha256().substring(0, 12) + ")");
+            }
+            return;
+        }
+        boolean same = now.equals(then);
+        if (!same && then != null && Files.isRegularFile(Path.of(then))) {
+            try {
+                same = Files.isSameFile(Path.of(then), Path.of(now));
+            } catch (java.io.IOException e) {
+                same = false;
+            }
+        }
+        if (!same) {
+            throw new IllegalArgumentException("cannot resume " + checkpoint + ": --teacher was " + then
+                    + " in that run, " + now + " now");
         }
     }
 
@@ -534,6 +574,10 @@ public final class Pretrainer {
         env.put("decoder", ImageDecoders.resolve(config.decoder()));
         env.put("images", batches.images());
         if (identity != null) env.put("data_identity", identity);
+        if (teacherIdentity == null && resumeFrom == null && TeacherIdentity.isFile(config.teacher())) {
+            teacherIdentity = TeacherIdentity.of(Path.of(config.teacher()));
+        }
+        if (teacherIdentity != null) env.put("teacher_identity", teacherIdentity);
         return env;
     }
 

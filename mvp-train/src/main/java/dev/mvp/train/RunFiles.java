@@ -125,20 +125,56 @@ public final class RunFiles implements AutoCloseable {
     }
 
     /**
-     * The data identity a run recorded when it started ({@code environment.data_identity} in {@code config.json}), or
-     * else the first one a resumption recorded; null when there is none (a run from before it was recorded).
+     * The data identity the run used most recently: the last resumption's that recorded one
+     * ({@code resumes[].environment.data_identity} in {@code config.json}), else the run's start record; null when
+     * there is none (a run from before it was recorded).
      */
     public static DataIdentity recordedIdentity(Path runDir) {
+        var id = mostRecent(runDir, "data_identity");
+        if (id == null) return null;
+        return new DataIdentity(id.path("images").asLong(), id.path("sha256").asText(), id.path("data").asText());
+    }
+
+    /**
+     * The teacher identity the run used most recently (as {@link #recordedIdentity}, from
+     * {@code environment.teacher_identity}); null when none was recorded (a random teacher, or an older run).
+     */
+    public static TeacherIdentity recordedTeacher(Path runDir) {
+        var id = mostRecent(runDir, "teacher_identity");
+        if (id == null) return null;
+        return new TeacherIdentity(id.path("size").asLong(), id.path("sha256").asText(), id.path("path").asText());
+    }
+
+    /**
+     * The data folder the run used most recently ({@code config.data} of the last resumption, else of its start);
+     * null when {@code config.json} holds none.
+     */
+    public static String recordedData(Path runDir) {
         Path file = runDir.resolve("config.json");
         if (!Files.isRegularFile(file)) return null;
         try {
             var root = JSON.readTree(file.toFile());
-            var id = root.path("environment").path("data_identity");
+            var data = root.path("config").path("data");
             for (var r : root.path("resumes")) {
-                if (!id.isObject()) id = r.path("environment").path("data_identity");
+                if (r.path("config").path("data").isTextual()) data = r.path("config").path("data");
             }
-            if (!id.isObject()) return null;
-            return new DataIdentity(id.path("images").asLong(), id.path("sha256").asText(), id.path("data").asText());
+            return data.isTextual() ? data.asText() : null;
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static com.fasterxml.jackson.databind.JsonNode mostRecent(Path runDir, String field) {
+        Path file = runDir.resolve("config.json");
+        if (!Files.isRegularFile(file)) return null;
+        try {
+            var root = JSON.readTree(file.toFile());
+            var id = root.path("environment").path(field);
+            for (var r : root.path("resumes")) {
+                var later = r.path("environment").path(field);
+                if (later.isObject()) id = later;
+            }
+            return id.isObject() ? id : null;
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read " + file + ": " + e.getMessage(), e);
         }
