@@ -383,8 +383,9 @@ final class PretrainCommand implements Callable<Integer> {
         Path checkpoint = Checkpoints.resolve(arg);
         // --resume names the run: the checkpoint's run folder, which --out may repeat but not change (docs/ENGINE.md)
         Path run = Checkpoints.runOf(checkpoint).orElseThrow(() -> new Main.UsageException("--resume " + resume
-                + ": " + checkpoint + " is not in a run folder's checkpoints/ folder; copy it to NEW/checkpoints/ and"
-                + " resume NEW to start a run from it"));
+                + ": " + checkpoint + " is not in a run folder's checkpoints/ folder; to start a run from it, copy it to"
+                + " NEW/checkpoints/ and resume NEW/checkpoints/" + checkpoint.getFileName() + " with the run's flags"
+                + " (--data, --teacher and the run definition in its state.json)"));
         if (out != null && !Checkpoints.sameFolder(out, run)) {
             throw new Main.UsageException("--out " + out + " is not the run folder of --resume " + resume + " ("
                     + run + "): leave out --out to continue that run in its own folder");
