@@ -305,7 +305,9 @@ final class PretrainCommand implements Callable<Integer> {
         RunSummary s;
         try {
             s = Pretrainer.run(config, recipe, dataset, checkpoint, progress, allowDataChange);
-        } catch (dev.mvp.train.DataIdentity.DataChangedException | dev.mvp.train.TeacherIdentity.TeacherChangedException e) {
+        } catch (dev.mvp.train.DataIdentity.DataChangedException | dev.mvp.train.TeacherIdentity.TeacherChangedException
+                 | dev.mvp.train.Pretrainer.RunChangedException e) {
+            // the flags contradict the run being resumed: a usage error, like a changed --recipe
             throw new Main.UsageException(e.getMessage());
         }
         out.println(summaryLine(s, config.out().resolve("metrics.jsonl")));

@@ -40,6 +40,15 @@ class ResumeAutoTest {
         }
         Files.writeString(checkpoints.resolve("latest"), "step-00000002\n");
 
+        // resuming with another run definition is a usage error naming the flag, and changes nothing
+        byte[] metrics = Files.readAllBytes(out.resolve("metrics.jsonl"));
+        StringWriter oLr = new StringWriter(), eLr = new StringWriter();
+        assertThat(Main.run(new PrintWriter(oLr, true), new PrintWriter(eLr, true), run(out, "--lr", "0.01")))
+                .as(eLr.toString()).isEqualTo(2);
+        assertThat(eLr.toString()).contains("--lr was", "in that run, 0.01 now").doesNotContain("\tat ");
+        assertThat(Files.readAllBytes(out.resolve("metrics.jsonl"))).isEqualTo(metrics);
+        assertThat(Files.readString(checkpoints.resolve("latest")).trim()).isEqualTo("step-00000002");
+
         StringWriter o2 = new StringWriter(), e2 = new StringWriter();
         assertThat(Main.run(new PrintWriter(o2, true), new PrintWriter(e2, true), run(out))).as(e2.toString()).isZero();
         assertThat(o2.toString()).contains("resuming from " + checkpoints.resolve("step-00000002"), "done: 4 steps");

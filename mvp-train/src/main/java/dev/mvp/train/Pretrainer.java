@@ -484,6 +484,13 @@ public final class Pretrainer {
         return state.step() >= total ? null : RunFiles.open(config.out(), state.step());
     }
 
+    /** A resumption whose run definition (lr, batch size, recipe, image size, ...) is not the checkpoint's. */
+    public static final class RunChangedException extends IllegalArgumentException {
+        RunChangedException(String message) {
+            super(message);
+        }
+    }
+
     private void checkSameRun(Path checkpoint, TrainingState state) {
         Map<String, String> now = config.runDefinition();
         for (var e : now.entrySet()) {
@@ -491,7 +498,7 @@ public final class Pretrainer {
             if (e.getKey().equals("teacher") && TeacherIdentity.isFile(e.getValue())) continue;
             String then = state.run() == null ? null : state.run().get(e.getKey());
             if (!e.getValue().equals(then)) {
-                throw new IllegalArgumentException("cannot resume " + checkpoint + ": --" + e.getKey() + " was "
+                throw new RunChangedException("cannot resume " + checkpoint + ": --" + e.getKey() + " was "
                         + then + " in that run, " + e.getValue() + " now");
             }
         }
