@@ -292,6 +292,11 @@ public final class Pretrainer {
                 return complete;
             }
             long warmup = config.warmupStepsFor(perEpoch);
+            if (warmup >= total && resumeFrom == null) {
+                listener.warning("the warm-up (" + (config.warmupEpochs() > 0 ? config.warmupEpochs() + " epochs" : config.warmupSteps()
+                        + " steps") + ") is not shorter than the run's " + total + " steps: the lr rises for the whole run "
+                        + "and never decays (--warmup-steps/--warmup-epochs)");
+            }
             CosineSchedule lrSchedule = CosineSchedule.learningRate(config.lr(), config.minLr(), total, warmup);
             // BEiT's weight-decay schedule: cosine from weight_decay to weight_decay_end, no warm-up
             CosineSchedule wdSchedule = new CosineSchedule(config.weightDecay(), config.weightDecayEnd(), total, 0,
