@@ -1,5 +1,6 @@
 package dev.mvp.train;
 
+import dev.mvp.models.io.StateDict;
 import org.bytedeco.pytorch.Module;
 import org.bytedeco.pytorch.Tensor;
 
@@ -29,11 +30,11 @@ public record ParameterGroups(Map<String, Tensor> decay, Map<String, Tensor> noD
         Map<String, Tensor> decay = new LinkedHashMap<>();
         Map<String, Tensor> noDecay = new LinkedHashMap<>();
         for (var e : modules.entrySet()) {
-            var params = e.getValue().named_parameters(true);
-            for (long i = 0; i < params.size(); i++) {
-                Tensor t = params.get(i).value();
+            // handles of our own: the optimiser is built from them after named_parameters' dictionary is gone
+            for (var p : StateDict.parameters(e.getValue()).entrySet()) {
+                Tensor t = p.getValue();
                 if (!t.requires_grad()) continue;
-                String name = e.getKey() + params.get(i).key().getString();
+                String name = e.getKey() + p.getKey();
                 (skipsDecay(name, t) ? noDecay : decay).put(name, t);
             }
         }

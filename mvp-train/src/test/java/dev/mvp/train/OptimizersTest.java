@@ -108,6 +108,38 @@ class OptimizersTest {
         vit.close();
     }
 
+    /**
+     * The groups hold handles of their own: the elements of {@code named_parameters(true)} point into a dictionary the
+     * garbage collector frees, and the optimiser built from them after a collection once read freed memory (a JVM crash,
+     * SIGBUS in {@code TensorVector.push_back}, in one CI run of ResumeTeacherTest).
+     */
+    @Test
+    void groupsOutliveTheParameterDictionaryAcrossGarbageCollections() throws Exception {
+        VisionTransformer vit = VisionTransformer.create(VitConfig.tiny(16));
+        Map<String, long[]> shapes = new LinkedHashMap<>();
+        Map<String, Long> addresses = new LinkedHashMap<>();
+        for (var e : dev.mvp.models.io.StateDict.parameters(vit).entrySet()) {
+            shapes.put(e.getKey(), Tensors.shape(e.getValue()));
+            addresses.put(e.getKey(), e.getValue().data_ptr().address());
+        }
+        ParameterGroups groups = ParameterGroups.of(Map.of("", vit));
+        for (int i = 0; i < 5; i++) { // let the deallocator thread free whatever is unreachable
+            System.gc();
+            Thread.sleep(50);
+        }
+        Map<String, Tensor> all = new LinkedHashMap<>(groups.decay());
+        all.putAll(groups.noDecay());
+        assertThat(all.keySet()).containsExactlyInAnyOrderElementsOf(shapes.keySet());
+        all.forEach((name, t) -> {
+            assertThat(Tensors.shape(t)).as(name).containsExactly(shapes.get(name));
+            assertThat(t.data_ptr().address()).as(name).isEqualTo(addresses.get(name));
+        });
+        AdamW opt = Optimizers.adamW(groups, 1e-3, 0.05, 0.9, 0.98);
+        assertThat(opt.param_groups().get(0).params().size() + opt.param_groups().get(1).params().size())
+                .isEqualTo(shapes.size());
+        vit.close();
+    }
+
     private static java.util.List<String> expectedDecay() {
         java.util.List<String> names = new java.util.ArrayList<>();
         names.add("backbone.patch_embed.proj.weight");

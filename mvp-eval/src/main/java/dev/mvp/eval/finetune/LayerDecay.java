@@ -2,6 +2,7 @@ package dev.mvp.eval.finetune;
 
 import dev.mvp.eval.optim.Param;
 import org.bytedeco.pytorch.Module;
+import dev.mvp.models.io.StateDict;
 import org.bytedeco.pytorch.Tensor;
 
 import java.util.ArrayList;
@@ -60,11 +61,9 @@ public final class LayerDecay {
      */
     public static List<Param> params(Module model, int depth, double decay, double weightDecay) {
         List<Param> out = new ArrayList<>();
-        var named = model.named_parameters(true);
-        for (long i = 0; i < named.size(); i++) {
-            String name = named.get(i).key().getString();
-            // a handle of our own: the dictionary's element dies with the dictionary (docs/LIBTORCH-NOTES.md)
-            Tensor t = new Tensor(named.get(i).value());
+        for (var p : StateDict.parameters(model).entrySet()) {
+            String name = p.getKey();
+            Tensor t = p.getValue();
             if (!t.requires_grad() || name.equals("mask_token")) continue;
             out.add(new Param(name, t, scale(layerId(name, depth), depth, decay), decays(name, t) ? weightDecay : 0));
         }

@@ -15,6 +15,7 @@ import dev.mvp.eval.optim.AdamW;
 import dev.mvp.eval.optim.Param;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.NoGradGuard;
+import dev.mvp.models.io.StateDict;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 
@@ -78,8 +79,7 @@ public final class SegTrainer {
             backboneParams = LayerDecay.params(model.backbone(), depth, config.layerDecay(), config.weightDecay());
             params.addAll(backboneParams);
         } else {
-            var named = model.backbone().named_parameters(true);
-            for (long i = 0; i < named.size(); i++) named.get(i).value().set_requires_grad(false);
+            for (Tensor t : StateDict.parameters(model.backbone()).values()) t.set_requires_grad(false);
         }
         AdamW optimizer = new AdamW(params);
         ExecutorService pool = Executors.newFixedThreadPool(Math.max(1, workers),

@@ -95,6 +95,7 @@ public final class ClipVisionTransformer extends Module {
 
         TensorVector params = parameters(true);
         for (long i = 0; i < params.size(); i++) params.get(i).requires_grad_(false);
+        java.lang.ref.Reference.reachabilityFence(params); // its elements point into it (docs/LIBTORCH-NOTES.md)
     }
 
     /** A tower with every weight zero (LayerNorms at identity): fill it with {@link StateDict#load}. */

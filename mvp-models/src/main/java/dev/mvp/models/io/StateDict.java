@@ -8,6 +8,7 @@ import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.StringTensorDict;
 import org.bytedeco.pytorch.Tensor;
 
+import java.lang.ref.Reference;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -31,6 +32,18 @@ public final class StateDict {
         Map<String, Tensor> named = new LinkedHashMap<>();
         addAll(named, module.named_parameters(true));
         addAll(named, module.named_buffers(true));
+        return named;
+    }
+
+    /**
+     * The module's parameters alone, by their dotted names, in registration order: new handles as in {@link #of}.
+     * Use these rather than the elements of {@code named_parameters(true)}, which point into a dictionary that the
+     * garbage collector may free while they are still in use (docs/LIBTORCH-NOTES.md, "Modules").
+     */
+    public static Map<String, Tensor> parameters(Module module) {
+        Torch.init();
+        Map<String, Tensor> named = new LinkedHashMap<>();
+        addAll(named, module.named_parameters(true));
         return named;
     }
 
@@ -82,5 +95,6 @@ public final class StateDict {
             // a copy of the handle: the dict's own element dies with the dict
             into.put(dict.get(i).key().getString(), new Tensor(dict.get(i).value()));
         }
+        Reference.reachabilityFence(dict); // the last element's handle is copied before the dict can be freed
     }
 }
