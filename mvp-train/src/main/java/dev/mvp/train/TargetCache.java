@@ -52,7 +52,8 @@ import java.util.function.Consumer;
  * (size, description, and a SHA-256 over each image's path relative to the folder and its size in index order),
  * the crop, the image decoder ({@code turbojpeg} or {@code imageio}: they differ by a few levels on rare JPEGs, and so
  * do the targets), the dtype and the shards. {@link #open} refuses a cache whose teacher, view, decoder or dataset
- * differ, and re-runs the teacher on the probe: a teacher with other weights under the same name is refused too.
+ * differ, and re-runs the teacher on the probe: that, not the name, identifies the teacher, so the same weight file
+ * at another path is accepted and other weights under the same name are refused.
  * Format 1 (before the decoder was recorded) is refused with a message saying to rebuild it.
  *
  * <p>{@link #targets(int[])} returns new float32 tensors in the caller's scope; the shards stay memory-mapped until
@@ -191,8 +192,8 @@ public final class TargetCache implements AutoCloseable {
     }
 
     /**
-     * Opens a cache after checking that it was made by this teacher (name, view, targets, and its targets of the
-     * probe batch to 1e-4) for this dataset (size and fingerprint), its images read by the same kind of decoder as
+     * Opens a cache after checking that it was made by this teacher (view, target kind, and its targets of the
+     * probe batch to 1e-4; not the name, which holds the weight file's path) for this dataset (size and fingerprint), its images read by the same kind of decoder as
      * {@code decoder} ({@link ImageDecoders#nameOf}).
      *
      * @throws IllegalArgumentException one line naming the cache and what differs
@@ -210,7 +211,6 @@ public final class TargetCache implements AutoCloseable {
                 + " with; this library reads format " + FORMAT + ": delete " + dir + " (or choose another --teacher-cache"
                 + " folder) to rebuild it");
         require(m.format() == FORMAT, where + "has format " + m.format() + ", this library reads " + FORMAT);
-        require(m.teacher().equals(teacher.name()), where + "was made by teacher '" + m.teacher() + "', not '" + teacher.name() + "'");
         require(m.teacherInput().equals(teacher.inputSpec().toString()), where + "was made for teacher input "
                 + m.teacherInput() + ", not " + teacher.inputSpec());
         require(m.targets().equals(teacher.targetSpec().toString()), where + "holds targets " + m.targets() + ", the teacher makes "
@@ -229,8 +229,12 @@ public final class TargetCache implements AutoCloseable {
             Tensor expected = probeFile.tensor("targets");
             Tensor actual = probeTargets(teacher, m.imageSize());
             double diff = actual.sub(expected).abs().max().item_double();
-            require(diff <= PROBE_TOLERANCE, where + "was made by a teacher with other weights: its targets of the probe"
-                    + " batch differ by " + diff + " (> " + PROBE_TOLERANCE + ")");
+            // the teacher's name is not its identity: it holds the weight file's path, and the same file at another
+            // path is the same teacher (the outputs on the probe are)
+            require(diff <= PROBE_TOLERANCE, where + (m.teacher().equals(teacher.name())
+                    ? "was made by a teacher with other weights under the same name"
+                    : "was made by teacher '" + m.teacher() + "', not '" + teacher.name() + "'")
+                    + ": its targets of the probe batch differ by " + diff + " (> " + PROBE_TOLERANCE + ")");
         }
         return new TargetCache(dir, m);
     }

@@ -120,6 +120,32 @@ class TargetCacheTest {
     }
 
     @Test
+    void theSameTeacherFileAtAnotherPathOpensTheCache(@TempDir Path tmp) throws Exception {
+        Path data = images(tmp.resolve("data"), 4);
+        Path fixture = TestPaths.fixture("clip/clip_w64_p16.fp32.safetensors");
+        Path first = Files.copy(fixture, Files.createDirectories(tmp.resolve("a")).resolve("clip.safetensors"));
+        Path moved = Files.copy(fixture, Files.createDirectories(tmp.resolve("b")).resolve("renamed.safetensors"));
+        ImageDataset dataset = ImageFolder.open(data);
+        ClipTokenizer teacher = ClipTokenizer.load(first);
+        try (TargetCache built = TargetCache.build(tmp.resolve("cache"), teacher, dataset, false, 1, m -> {})) {
+            assertThat(built.size()).isEqualTo(4);
+        }
+        ClipTokenizer same = ClipTokenizer.load(moved);
+        assertThat(same.name()).isNotEqualTo(teacher.name()); // the names hold the paths
+        try (TargetCache again = TargetCache.open(tmp.resolve("cache"), same, dataset)) {
+            assertThat(again.size()).isEqualTo(4);
+        }
+        // one weight changed in the copy: other targets, refused naming both teachers
+        byte[] bytes = Files.readAllBytes(moved);
+        bytes[bytes.length - 2] ^= 0x40;
+        Path other = Files.write(tmp.resolve("b/other.safetensors"), bytes);
+        ClipTokenizer changed = ClipTokenizer.load(other);
+        assertThatThrownBy(() -> TargetCache.open(tmp.resolve("cache"), changed, dataset))
+                .hasMessageContaining("was made by teacher '" + teacher.name() + "', not '" + changed.name() + "'")
+                .hasMessageContaining("probe batch differ by");
+    }
+
+    @Test
     void theDecoderIsPartOfTheCachesIdentity(@TempDir Path tmp) throws Exception {
         assumeTrue(TurboJpegDecoder.available(), () -> "libturbojpeg not installed: " + TurboJpegDecoder.unavailableReason().orElse(""));
         Path data = images(tmp.resolve("data"), 4);
