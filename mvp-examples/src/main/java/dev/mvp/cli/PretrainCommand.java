@@ -295,7 +295,7 @@ final class PretrainCommand implements Callable<Integer> {
             throw new Main.UsageException(e.getMessage());
         }
         out.println(recipe.describe());
-        out.println("mvp pretrain: writing to " + config.out().toAbsolutePath()
+        out.println("mvp pretrain: run folder " + config.out().toAbsolutePath()
                 + (checkpoint == null ? "" : " (resuming from " + checkpoint + ")"));
         out.println("mvp pretrain: " + config.lrRule());
         if (config.imageSizeSource().startsWith("the teacher")) {
