@@ -49,7 +49,7 @@ final class ExportCommand implements Callable<Integer> {
     Format format;
 
     @Option(names = "--out", paramLabel = "FILE", required = true,
-            description = "The safetensors file to write (replaced atomically if it exists).")
+            description = "The safetensors file to write (replaced atomically if it exists; missing folders are created).")
     Path out;
 
     @CommandLine.Spec
@@ -60,11 +60,7 @@ final class ExportCommand implements Callable<Integer> {
         if (!Files.isDirectory(checkpoint)) {
             throw new Main.UsageException("--checkpoint " + checkpoint + ": a file, expected a run folder or one of its checkpoint folders");
         }
-        Path parent = out.toAbsolutePath().getParent();
-        if (parent == null || !Files.isDirectory(parent)) {
-            throw new Main.UsageException("--out " + out + ": folder " + parent + " does not exist");
-        }
-        if (Files.isDirectory(out)) throw new Main.UsageException("--out " + out + " is a folder, expected a file name");
+        RunFolders.checkOutputFile(out);
         BackboneExport.Result r = BackboneExport.export(checkpoint, format.layout, out);
         PrintWriter w = spec.commandLine().getOut();
         VitConfig c = r.config();

@@ -67,7 +67,7 @@ public final class Main implements Runnable {
         // a wrapper whose message is only its cause's toString() (new UncheckedIOException(e)) says nothing more
         while (t.getCause() != null && (t.getMessage() == null || t.getMessage().equals(t.getCause().toString()))) t = t.getCause();
         String message = t instanceof java.io.IOException io && t instanceof java.nio.file.FileSystemException
-                ? RunFolders.reason(io) // the file and the reason in words, never just the file
+                ? dev.mvp.api.io.AtomicFiles.reason(io) // the file and the reason in words, never just the file
                 : t.getMessage() == null ? t.getClass().getSimpleName() : t.getMessage();
         String line = message.lines().findFirst().orElse(message).strip();
         String words = CLASS_NAME.matcher(line).replaceAll("").strip();

@@ -63,7 +63,7 @@ final class RunFolders {
             Path probe = Files.createTempFile(dir, ".mvp-write-check-", ".tmp");
             Files.delete(probe);
         } catch (IOException e) {
-            String why = reason(e);
+            String why = dev.mvp.api.io.AtomicFiles.reason(e);
             if (why.startsWith(dir + ": ")) why = why.substring(dir.toString().length() + 2); // said once is enough
             throw new UncheckedIOException("cannot write to " + (out != null ? "--out " : "the run folder ") + dir + ": " + why, e);
         } finally {
@@ -78,20 +78,15 @@ final class RunFolders {
         return dir;
     }
 
-    /** Why a file operation failed, in words (never the exception's class name): the file, then the reason. */
-    static String reason(IOException e) {
-        String file = e instanceof java.nio.file.FileSystemException f && f.getFile() != null ? f.getFile() + ": " : "";
-        if (e instanceof java.nio.file.AccessDeniedException) return file + "permission denied";
-        if (e instanceof java.nio.file.NoSuchFileException) return file + "no such file or folder";
-        if (e instanceof java.nio.file.DirectoryNotEmptyException) return file + "folder not empty";
-        if (e instanceof java.nio.file.NotDirectoryException) return file + "not a folder";
-        if (e instanceof java.nio.file.FileAlreadyExistsException) return file + "already exists (a file where a folder is needed?)";
-        if (e instanceof java.nio.file.FileSystemException f) {
-            String r = f.getReason();
-            if (r == null || r.isBlank()) return file + "input/output error";
-            return file + Character.toLowerCase(r.charAt(0)) + r.substring(1);
+    /**
+     * Checks an output file named by {@code --out} before any work: it must not be a folder, and no file may stand
+     * where one of its folders would be (usage errors, exit 2). Missing folders are created when the file is written.
+     */
+    static void checkOutputFile(Path out) {
+        if (Files.isDirectory(out)) throw new Main.UsageException("--out " + out + " is a folder, expected a file name");
+        for (Path p = out.toAbsolutePath().normalize().getParent(); p != null; p = p.getParent()) {
+            if (Files.isDirectory(p)) return;
+            if (Files.exists(p)) throw new Main.UsageException("--out " + out + ": " + p + " is a file, not a folder");
         }
-        if (e.getMessage() != null && !e.getMessage().isBlank()) return e.getMessage().lines().findFirst().orElse("").strip();
-        return "input/output error";
     }
 }

@@ -102,7 +102,7 @@ final class TargetsCommand implements Callable<Integer> {
     String key;
 
     @Option(names = "--out", paramLabel = "FILE", required = true,
-            description = "The safetensors file to write (replaced atomically if it exists).")
+            description = "The safetensors file to write (replaced atomically if it exists; missing folders are created).")
     Path out;
 
     @Option(names = "--batch-size", paramLabel = "N", defaultValue = "16",
@@ -181,11 +181,7 @@ final class TargetsCommand implements Callable<Integer> {
             throw new Main.UsageException("--image-size " + imageSize + " with --batch-size " + batchSize
                     + ": a batch would hold more than 2^31 values; lower one of them");
         }
-        Path parent = out.toAbsolutePath().getParent();
-        if (parent == null || !Files.isDirectory(parent)) {
-            throw new Main.UsageException("--out " + out + ": folder " + parent + " does not exist");
-        }
-        if (Files.isDirectory(out)) throw new Main.UsageException("--out " + out + " is a folder, expected a file name");
+        RunFolders.checkOutputFile(out);
         try {
             return new Teachers.Spec(Teachers.Kind.parse(tokenizer), weights, Teachers.Layout.parse(layout),
                     TargetChoice.parse(target), imageSize, keyPath);

@@ -149,9 +149,17 @@ class ExportCommandTest {
         assertThat(format.code()).isEqualTo(2);
         assertThat(format.err()).contains("--format", "onnx");
 
-        Result noOutDir = mvp("export", "--checkpoint", run.toString(), "--format", "timm", "--out", tmp.resolve("no/dir/x.safetensors").toString());
-        assertThat(noOutDir.code()).isEqualTo(2);
-        assertThat(noOutDir.err()).contains("does not exist");
+        // missing folders are created (as plot and the run folders are); a file where a folder must be is a usage error
+        Path deep = tmp.resolve("no/dir/x.safetensors");
+        Result noOutDir = mvp("export", "--checkpoint", run.toString(), "--format", "timm", "--out", deep.toString());
+        assertThat(noOutDir.code()).as(noOutDir.err()).isZero();
+        assertThat(deep).isRegularFile();
+        Path blocker = Files.writeString(tmp.resolve("blocker"), "x");
+        Result fileInTheWay = mvp("export", "--checkpoint", run.toString(), "--format", "timm", "--out",
+                blocker.resolve("sub/x.safetensors").toString());
+        assertThat(fileInTheWay.code()).isEqualTo(2);
+        assertThat(fileInTheWay.err().strip().lines().toList()).singleElement().satisfies(l -> assertThat(l).contains(
+                "--out " + blocker.resolve("sub/x.safetensors") + ": " + blocker + " is a file, not a folder"));
 
         Path empty = Files.createDirectories(tmp.resolve("empty"));
         Result none = mvp("export", "--checkpoint", empty.toString(), "--format", "timm", "--out", out.toString());

@@ -92,7 +92,7 @@ public final class RunPlot {
                 lines.add(n);
             }
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot read " + file + ": " + e.getMessage(), e);
+            throw new UncheckedIOException("cannot read " + file + ": " + dev.mvp.api.io.AtomicFiles.reason(e), e);
         }
         if (lines.isEmpty()) throw new IllegalStateException(file + " holds no steps yet");
         return new RunMetrics(name, runDir, steps, lines);
@@ -161,50 +161,8 @@ public final class RunPlot {
         List<String> names = names(runDirs);
         for (int i = 0; i < runDirs.size(); i++) runs.add(read(runDirs.get(i), names.get(i)));
         BufferedImage image = render(runs, metrics, width, height, smoothing);
-        Path tmp = null;
-        try {
-            Path parent = png.toAbsolutePath().getParent();
-            if (parent != null && !Files.isDirectory(parent)) {
-                if (Files.exists(parent)) throw new IOException(parent + " is not a folder");
-                Files.createDirectories(parent);
-            }
-            Path tmpName = png.resolveSibling(png.getFileName() + ".tmp-" + ProcessHandle.current().pid());
-            // an OutputStream of our own: ImageIO.write(image, "png", File) prints a stack trace to standard error
-            // when it cannot open the file, and then says only "Can't create an ImageOutputStream!"
-            try (java.io.OutputStream os = new java.io.BufferedOutputStream(Files.newOutputStream(tmpName))) {
-                tmp = tmpName; // ours to remove from here on
-
-                dev.mvp.api.io.AtomicFiles.encodePng(image, os);
-            }
-            Files.move(tmp, png, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-            tmp = null;
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot write " + png + ": " + reason(e), e);
-        } finally {
-            if (tmp != null) {
-                try {
-                    Files.deleteIfExists(tmp);
-                } catch (IOException ignored) {
-                    // the reason already reported is the one that matters
-                }
-            }
-        }
+        dev.mvp.api.io.AtomicFiles.writePng(png, image);
         return runs;
-    }
-
-    /** Why a file operation failed, in words (never the exception's class name or a temporary file's path). */
-    static String reason(IOException e) {
-        if (e instanceof java.nio.file.AccessDeniedException) return "permission denied";
-        if (e instanceof java.nio.file.NoSuchFileException) return "its folder does not exist";
-        if (e instanceof java.nio.file.DirectoryNotEmptyException) return "it is a non-empty folder";
-        if (e instanceof java.nio.file.NotDirectoryException n) return n.getFile() + " is not a folder";
-        if (e instanceof java.nio.file.FileAlreadyExistsException f) return f.getFile() + " is in the way";
-        if (e instanceof java.nio.file.FileSystemException f && f.getReason() != null) {
-            String r = f.getReason();
-            return r.isEmpty() ? "input/output error" : Character.toLowerCase(r.charAt(0)) + r.substring(1);
-        }
-        if (e.getMessage() != null && !e.getMessage().isBlank()) return e.getMessage().lines().findFirst().orElse("").strip();
-        return "input/output error";
     }
 
     /** Short distinct labels: the folder names, with their parents where two are equal. */

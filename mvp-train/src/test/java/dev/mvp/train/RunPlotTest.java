@@ -152,15 +152,6 @@ class RunPlotTest {
     }
 
     @Test
-    void reasonsAreWordsNotClassNames() {
-        assertThat(RunPlot.reason(new java.nio.file.FileSystemException("/r/x.png.tmp-1", null, "Read-only file system")))
-                .isEqualTo("read-only file system");
-        assertThat(RunPlot.reason(new java.nio.file.AccessDeniedException("/r/x.png.tmp-1"))).isEqualTo("permission denied");
-        assertThat(RunPlot.reason(new java.nio.file.NoSuchFileException("/r/x.png.tmp-1"))).isEqualTo("its folder does not exist");
-        assertThat(RunPlot.reason(new java.io.IOException())).isEqualTo("input/output error");
-    }
-
-    @Test
     void smoothingIsTensorBoardsDebiasedMovingAverage() {
         double[] s = RunPlot.smooth(new double[] {1, 2, Double.NaN, 4}, 0.5);
         assertThat(s[0]).isEqualTo(1.0);

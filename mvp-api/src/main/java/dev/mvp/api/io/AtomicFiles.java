@@ -32,6 +32,7 @@ public final class AtomicFiles {
         boolean done = false;
         try {
             Path parent = file.toAbsolutePath().getParent();
+            if (Files.exists(parent) && !Files.isDirectory(parent)) throw new IOException(parent + " is not a folder");
             Files.createDirectories(parent);
             tmp = parent.resolve(file.getFileName() + ".tmp-" + ProcessHandle.current().pid());
             body.write(tmp);
@@ -42,9 +43,13 @@ public final class AtomicFiles {
             }
             done = true;
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot write " + file + ": " + reason(e), e);
+            String why = reason(e);
+            // the temporary file's name says nothing to the user: the file being written is named already
+            if (tmp != null && why.startsWith(tmp + ": ")) why = why.substring(tmp.toString().length() + 2);
+            throw new UncheckedIOException("cannot write " + file + ": " + why, e);
         } finally {
-            if (!done && tmp != null) {
+            // only a file: a folder at the temporary name is not ours (and was the reason the write failed)
+            if (!done && tmp != null && Files.isRegularFile(tmp, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
                 try {
                     Files.deleteIfExists(tmp);
                 } catch (IOException | RuntimeException ignored) {
@@ -95,17 +100,24 @@ public final class AtomicFiles {
         }
     }
 
-    /** The reason in words: a file-system error's reason (no Java class names), else the message. */
-    static String reason(IOException e) {
-        if (e instanceof java.nio.file.FileSystemException fs) {
-            String why = fs.getReason();
-            if (e instanceof java.nio.file.NoSuchFileException) why = "no such file or folder";
-            else if (e instanceof java.nio.file.AccessDeniedException) why = "permission denied";
-            else if (e instanceof java.nio.file.DirectoryNotEmptyException) why = "a non-empty folder is in the way";
-            else if (e instanceof java.nio.file.FileAlreadyExistsException) why = "a file is in the way";
-            String where = fs.getFile();
-            return (where == null ? "" : where + ": ") + (why == null ? "error" : why.toLowerCase(java.util.Locale.ROOT));
+    /**
+     * Why a file operation failed, in words, never a Java class name: the file the error names (if any), then the
+     * reason ({@code /data/x: permission denied}, {@code /out/config.json: already exists (a file where a folder is
+     * needed?)}, {@code /mnt/ro/x: read-only file system}); for other errors the first line of the message.
+     */
+    public static String reason(IOException e) {
+        String file = e instanceof java.nio.file.FileSystemException f && f.getFile() != null ? f.getFile() + ": " : "";
+        if (e instanceof java.nio.file.AccessDeniedException) return file + "permission denied";
+        if (e instanceof java.nio.file.NoSuchFileException) return file + "no such file or folder";
+        if (e instanceof java.nio.file.DirectoryNotEmptyException) return file + "folder not empty";
+        if (e instanceof java.nio.file.NotDirectoryException) return file + "not a folder";
+        if (e instanceof java.nio.file.FileAlreadyExistsException) return file + "already exists (a file where a folder is needed?)";
+        if (e instanceof java.nio.file.FileSystemException f) {
+            String r = f.getReason();
+            if (r == null || r.isBlank()) return file + "input/output error";
+            return file + Character.toLowerCase(r.charAt(0)) + r.substring(1);
         }
-        return e.getMessage() == null ? "write error" : e.getMessage();
+        if (e.getMessage() != null && !e.getMessage().isBlank()) return e.getMessage().lines().findFirst().orElse("").strip();
+        return "input/output error";
     }
 }

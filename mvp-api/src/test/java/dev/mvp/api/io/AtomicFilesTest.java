@@ -62,4 +62,35 @@ class AtomicFilesTest {
         assertThatThrownBy(() -> AtomicFiles.encodePng(image, full)).isInstanceOf(IOException.class)
                 .hasMessage("No space left on device");
     }
+
+    @Test
+    void reasonsAreWordsNotClassNames() {
+        assertThat(AtomicFiles.reason(new java.nio.file.FileSystemException("/r/x.png", null, "Read-only file system")))
+                .isEqualTo("/r/x.png: read-only file system");
+        assertThat(AtomicFiles.reason(new java.nio.file.AccessDeniedException("/r/x.png"))).isEqualTo("/r/x.png: permission denied");
+        assertThat(AtomicFiles.reason(new java.nio.file.NoSuchFileException("/r/x.png"))).isEqualTo("/r/x.png: no such file or folder");
+        assertThat(AtomicFiles.reason(new IOException("No space left on device\n\tmore"))).isEqualTo("No space left on device");
+        assertThat(AtomicFiles.reason(new IOException())).isEqualTo("input/output error");
+    }
+
+    @Test
+    void missingFoldersAreCreatedAndAFileInTheWayIsNamed(@TempDir Path tmp) throws Exception {
+        Path deep = tmp.resolve("a/b/results.json");
+        AtomicFiles.writeString(deep, "{}");
+        assertThat(Files.readString(deep)).isEqualTo("{}");
+        Path file = Files.writeString(tmp.resolve("afile"), "x");
+        assertThatThrownBy(() -> AtomicFiles.writeString(file.resolve("results.json"), "{}"))
+                .isInstanceOf(UncheckedIOException.class)
+                .hasMessage("cannot write " + file.resolve("results.json") + ": " + file + " is not a folder");
+    }
+
+    @Test
+    void aFolderAtTheTemporaryNameIsNotOursAndIsKept(@TempDir Path tmp) throws Exception {
+        Path file = tmp.resolve("sheet.png");
+        Path blocker = Files.createDirectory(tmp.resolve("sheet.png.tmp-" + ProcessHandle.current().pid()));
+        assertThatThrownBy(() -> AtomicFiles.writeString(file, "x")).isInstanceOf(UncheckedIOException.class)
+                .hasMessage("cannot write " + file + ": is a directory"); // the temporary name is not repeated
+        assertThat(blocker).isDirectory();
+        assertThat(file).doesNotExist();
+    }
 }

@@ -100,6 +100,8 @@ public final class SafeTensorsWriter {
         Path dir = target.getParent();
         Path tmp = null;
         try {
+            if (Files.exists(dir) && !Files.isDirectory(dir)) throw new IOException(dir + " is not a folder");
+            Files.createDirectories(dir);
             FileChannel created = null;
             // not Files.createTempFile: its file is 0600 whatever the umask, and the move keeps that mode; a file
             // created here gets the usual mode (0666 less the umask, e.g. 0644), as the run's JSON files do
@@ -129,7 +131,9 @@ public final class SafeTensorsWriter {
             tmp = null;
             syncDirectory(dir);
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot write " + path + ": " + e, e);
+            String why = dev.mvp.api.io.AtomicFiles.reason(e);
+            if (tmp != null && why.startsWith(tmp + ": ")) why = why.substring(tmp.toString().length() + 2);
+            throw new UncheckedIOException("cannot write " + path + ": " + why, e);
         } finally {
             if (tmp != null) {
                 try {
