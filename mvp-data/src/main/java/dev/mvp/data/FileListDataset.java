@@ -86,7 +86,7 @@ public final class FileListDataset implements ImageDataset {
         } catch (MalformedInputException e) {
             throw new DataException("file list is not UTF-8 text: " + file, e);
         } catch (IOException e) {
-            throw new DataException("cannot read file list " + file + ": " + e.getMessage(), e);
+            throw new DataException(dev.mvp.api.io.AtomicFiles.failure("cannot read file list", file, e), e);
         }
 
         // a byte-order mark (Windows Notepad's "UTF-8 with BOM") is not part of the first path

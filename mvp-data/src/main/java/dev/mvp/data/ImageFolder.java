@@ -95,8 +95,10 @@ public final class ImageFolder implements ImageDataset {
             return classNames.isEmpty() ? flat(dir, children) : withClassFolders(dir, classNames);
         } catch (AccessDeniedException e) {
             throw new DataException("cannot read image folder " + dir + ": permission denied on " + e.getFile(), e);
-        } catch (IOException | UncheckedIOException e) {
-            throw new DataException("cannot read image folder " + dir + ": " + e.getMessage(), e);
+        } catch (IOException e) {
+            throw new DataException(dev.mvp.api.io.AtomicFiles.failure("cannot read image folder", dir, e), e);
+        } catch (UncheckedIOException e) {
+            throw new DataException(dev.mvp.api.io.AtomicFiles.failure("cannot read image folder", dir, e.getCause()), e);
         }
     }
 

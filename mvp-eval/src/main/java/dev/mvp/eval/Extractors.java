@@ -71,7 +71,7 @@ public final class Extractors {
             return file.toAbsolutePath().normalize() + " (" + Files.size(file) + " bytes, modified "
                     + Files.getLastModifiedTime(file).toInstant().truncatedTo(java.time.temporal.ChronoUnit.MILLIS) + ")";
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot read " + file + ": " + e.getMessage(), e);
+            throw new UncheckedIOException(dev.mvp.api.io.AtomicFiles.failure("cannot read", file, e), e);
         }
     }
 }

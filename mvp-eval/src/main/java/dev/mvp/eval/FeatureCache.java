@@ -151,8 +151,8 @@ public final class FeatureCache {
                 for (Path f : (Iterable<Path>) files::iterator) Files.deleteIfExists(f);
             }
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot remove the damaged feature cache entry " + dir + ": " + e.getMessage()
-                    + "; delete it or run with --no-cache", e);
+            throw new UncheckedIOException(dev.mvp.api.io.AtomicFiles.failure("cannot remove the damaged feature cache entry",
+                    dir, e) + "; delete it or run with --no-cache", e);
         }
     }
 
@@ -234,7 +234,7 @@ public final class FeatureCache {
             }
             AtomicFiles.writeString(dir.resolve("manifest.json"), JSON.writeValueAsString(manifest) + "\n");
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot write features to " + dir + ": " + e.getMessage(), e);
+            throw new UncheckedIOException(dev.mvp.api.io.AtomicFiles.failure("cannot write features to", dir, e), e);
         }
     }
 
@@ -264,7 +264,7 @@ public final class FeatureCache {
         try {
             manifest = JSON.readTree(manifestFile.toFile());
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot read " + manifestFile + ": " + e.getMessage(), e);
+            throw new UncheckedIOException(dev.mvp.api.io.AtomicFiles.failure("cannot read", manifestFile, e), e);
         }
         if (!FORMAT.equals(manifest.path("format").asText())) {
             throw new WeightFormatException(manifestFile + ": not a feature cache manifest (format '"

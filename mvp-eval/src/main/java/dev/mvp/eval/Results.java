@@ -41,7 +41,7 @@ public final class Results {
         try {
             text = JSON.writeValueAsString(node) + "\n";
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot write " + file + ": " + e.getMessage(), e);
+            throw new UncheckedIOException(dev.mvp.api.io.AtomicFiles.failure("cannot write", file, e), e);
         }
         AtomicFiles.writeString(file, text);
     }

@@ -81,7 +81,7 @@ public final class EvalTables {
         try (Stream<Path> s = Files.walk(p)) {
             return s.filter(f -> f.getFileName().toString().equals("results.json")).sorted().toList();
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot list " + p + ": " + e.getMessage(), e);
+            throw new UncheckedIOException(dev.mvp.api.io.AtomicFiles.failure("cannot list", p, e), e);
         }
     }
 
@@ -112,7 +112,7 @@ public final class EvalTables {
                 r = json.readTree(f.toFile());
                 time = Files.getLastModifiedTime(f);
             } catch (IOException e) {
-                throw new UncheckedIOException("cannot read " + f + ": " + e.getMessage(), e);
+                throw new UncheckedIOException(dev.mvp.api.io.AtomicFiles.failure("cannot read", f, e), e);
             }
             String command = r.path("command").asText();
             if (!COMMANDS.contains(command)) continue;

@@ -91,7 +91,7 @@ public final class BackboneExport {
             return newest.orElseThrow(() -> new NoCheckpointException(dir + " holds no checkpoint (expected "
                     + "model.safetensors and state.json in it, or in checkpoints/step-N/ below it)"));
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot list " + folder + ": " + e.getMessage(), e);
+            throw new UncheckedIOException(dev.mvp.api.io.AtomicFiles.failure("cannot list", folder, e), e);
         }
     }
 

@@ -105,7 +105,7 @@ public final class Checkpoints {
             for (Path p : stale) deleteRecursively(p);
             return stale.size();
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot clean " + dir + ": " + e.getMessage(), e);
+            throw new UncheckedIOException(dev.mvp.api.io.AtomicFiles.failure("cannot clean", dir, e), e);
         }
     }
 
@@ -277,7 +277,7 @@ public final class Checkpoints {
             }
             return ckpt;
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot read " + latest + ": " + e.getMessage(), e);
+            throw new UncheckedIOException(dev.mvp.api.io.AtomicFiles.failure("cannot read", latest, e), e);
         }
     }
 
@@ -343,7 +343,7 @@ public final class Checkpoints {
         try {
             return JSON.readTree(file.toFile());
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot read " + file + ": " + e.getMessage(), e);
+            throw new UncheckedIOException(dev.mvp.api.io.AtomicFiles.failure("cannot read", file, e), e);
         }
     }
 
@@ -353,7 +353,7 @@ public final class Checkpoints {
         try {
             return JSON.readValue(file.toFile(), TrainingState.class);
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot read " + file + ": " + e.getMessage(), e);
+            throw new UncheckedIOException(dev.mvp.api.io.AtomicFiles.failure("cannot read", file, e), e);
         }
     }
 

@@ -54,7 +54,7 @@ public final class RunFiles implements AutoCloseable {
             return new RunFiles(runDir, Files.newBufferedWriter(file, StandardCharsets.UTF_8,
                     StandardOpenOption.CREATE, StandardOpenOption.APPEND));
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot open run folder " + runDir + ": " + e.getMessage(), e);
+            throw new UncheckedIOException(dev.mvp.api.io.AtomicFiles.failure("cannot open run folder", runDir, e), e);
         }
     }
 
@@ -120,7 +120,7 @@ public final class RunFiles implements AutoCloseable {
         try {
             Checkpoints.writeAtomically(runDir.resolve("config.json"), PRETTY.writeValueAsString(root) + "\n");
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot write " + runDir.resolve("config.json") + ": " + e.getMessage(), e);
+            throw new UncheckedIOException(dev.mvp.api.io.AtomicFiles.failure("cannot write", runDir.resolve("config.json"), e), e);
         }
     }
 
@@ -160,7 +160,7 @@ public final class RunFiles implements AutoCloseable {
             }
             return data.isTextual() ? data.asText() : null;
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot read " + file + ": " + e.getMessage(), e);
+            throw new UncheckedIOException(dev.mvp.api.io.AtomicFiles.failure("cannot read", file, e), e);
         }
     }
 
@@ -176,7 +176,7 @@ public final class RunFiles implements AutoCloseable {
             }
             return id.isObject() ? id : null;
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot read " + file + ": " + e.getMessage(), e);
+            throw new UncheckedIOException(dev.mvp.api.io.AtomicFiles.failure("cannot read", file, e), e);
         }
     }
 
@@ -187,7 +187,7 @@ public final class RunFiles implements AutoCloseable {
             metrics.newLine();
             metrics.flush();
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot append to " + runDir.resolve("metrics.jsonl") + ": " + e.getMessage(), e);
+            throw new UncheckedIOException(dev.mvp.api.io.AtomicFiles.failure("cannot append to", runDir.resolve("metrics.jsonl"), e), e);
         }
     }
 

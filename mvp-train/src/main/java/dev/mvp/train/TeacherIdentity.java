@@ -49,7 +49,7 @@ public record TeacherIdentity(long size, String sha256, String path) {
             for (int n; (n = in.read(buf)) > 0; size += n) md.update(buf, 0, n);
             return new TeacherIdentity(size, HexFormat.of().formatHex(md.digest()), abs.toString());
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot read --teacher " + file + ": " + e.getMessage(), e);
+            throw new UncheckedIOException(dev.mvp.api.io.AtomicFiles.failure("cannot read --teacher", file, e), e);
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }

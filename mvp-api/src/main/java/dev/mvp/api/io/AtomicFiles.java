@@ -101,6 +101,17 @@ public final class AtomicFiles {
     }
 
     /**
+     * One line for a failed file operation: {@code what} (e.g. "cannot read"), the path and the {@link #reason} in
+     * words, the path said once ({@code cannot read /w/probe.safetensors: no such file or folder}); when the error
+     * names another file than {@code path}, both are said.
+     */
+    public static String failure(String what, Path path, IOException e) {
+        String why = reason(e);
+        String prefix = path + ": ";
+        return what + " " + (why.startsWith(prefix) ? why : prefix + why);
+    }
+
+    /**
      * Why a file operation failed, in words, never a Java class name: the file the error names (if any), then the
      * reason ({@code /data/x: permission denied}, {@code /out/config.json: already exists (a file where a folder is
      * needed?)}, {@code /mnt/ro/x: read-only file system}); for other errors the first line of the message.

@@ -28,7 +28,7 @@ public record LabelMap(int width, int height, int[] labels) {
         try {
             img = ImageIO.read(file.toFile());
         } catch (IOException e) {
-            throw new DataException("cannot read label map " + file + ": " + e.getMessage(), e);
+            throw new DataException(dev.mvp.api.io.AtomicFiles.failure("cannot read label map", file, e), e);
         }
         if (img == null) throw new DataException("cannot read label map " + file + ": not an image ImageIO can decode");
         Raster r = img.getRaster();

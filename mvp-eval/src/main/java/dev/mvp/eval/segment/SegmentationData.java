@@ -97,7 +97,7 @@ public final class SegmentationData {
         try {
             if (Files.size(file) == 0) throw new DataException("segmentation " + what + " " + file + " is empty (0 bytes)");
         } catch (IOException e) {
-            throw new DataException("cannot read segmentation " + what + " " + file + ": " + e.getMessage(), e);
+            throw new DataException(dev.mvp.api.io.AtomicFiles.failure("cannot read segmentation " + what, file, e), e);
         }
     }
 
@@ -111,7 +111,7 @@ public final class SegmentationData {
                 }
             }
         } catch (IOException e) {
-            throw new DataException("cannot list " + dir + ": " + e.getMessage(), e);
+            throw new DataException(dev.mvp.api.io.AtomicFiles.failure("cannot list", dir, e), e);
         }
         return out;
     }

@@ -108,7 +108,7 @@ public final class SafeTensorsFile implements Weights {
             Header header = Header.parse(path, readFully(channel, 8, (int) n), dataSize);
             return new SafeTensorsFile(path, header, n, MappedData.map(path, channel, 8 + n, dataSize));
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot read " + path + ": " + e, e);
+            throw new UncheckedIOException(dev.mvp.api.io.AtomicFiles.failure("cannot read", path, e), e);
         }
     }
 

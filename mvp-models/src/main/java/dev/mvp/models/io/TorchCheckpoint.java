@@ -114,7 +114,7 @@ public final class TorchCheckpoint implements Weights {
                 throw e;
             }
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot read " + path + ": " + e, e);
+            throw new UncheckedIOException(dev.mvp.api.io.AtomicFiles.failure("cannot read", path, e), e);
         }
     }
 
