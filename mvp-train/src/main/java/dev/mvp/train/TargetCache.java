@@ -224,7 +224,7 @@ public final class TargetCache implements AutoCloseable {
         String fingerprint = fingerprint(data);
         require(m.datasetSha256().equals(fingerprint), where + "was made for another dataset (its files or sizes differ: "
                 + m.dataset() + ")");
-        try (SafeTensorsFile probeFile = SafeTensorsFile.open(dir.resolve("probe.safetensors"));
+        try (SafeTensorsFile probeFile = damagedIfUnreadable(dir, () -> SafeTensorsFile.open(dir.resolve("probe.safetensors")));
              PointerScope scope = new PointerScope()) {
             Tensor expected = probeFile.tensor("targets");
             Tensor actual = probeTargets(teacher, m.imageSize());
@@ -236,7 +236,20 @@ public final class TargetCache implements AutoCloseable {
                     : "was made by teacher '" + m.teacher() + "', not '" + teacher.name() + "'")
                     + ": its targets of the probe batch differ by " + diff + " (> " + PROBE_TOLERANCE + ")");
         }
-        return new TargetCache(dir, m);
+        return damagedIfUnreadable(dir, () -> new TargetCache(dir, m));
+    }
+
+    /**
+     * {@code open.get()}, with a file of the cache that is missing or unreadable (a shard or the probe deleted or
+     * truncated) said as a damaged cache: one line naming the file, the reason and the remedy.
+     */
+    private static <T> T damagedIfUnreadable(Path dir, java.util.function.Supplier<T> open) {
+        try {
+            return open.get();
+        } catch (UncheckedIOException | dev.mvp.models.io.WeightFormatException e) {
+            throw new IllegalArgumentException("teacher cache " + dir + " is damaged: " + e.getMessage()
+                    + "; delete " + dir + " to rebuild it", e);
+        }
     }
 
     /**
@@ -258,71 +271,123 @@ public final class TargetCache implements AutoCloseable {
         int imagesPerShard = 4096, chunk = 32;
         int n = data.size();
         List<String> shards = new ArrayList<>();
+        boolean existed = Files.isDirectory(dir);
         try {
             Files.createDirectories(dir);
             Files.deleteIfExists(dir.resolve("cache.json"));
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot create teacher cache " + dir + ": " + e.getMessage(), e);
+            throw new UncheckedIOException(dev.mvp.api.io.AtomicFiles.failure("cannot create teacher cache", dir, e), e);
         }
-        // batches of one image: an epoch visits every image exactly once (nothing is dropped); they are stacked
-        // into chunks for the teacher
-        LoaderConfig loaderConfig = LoaderConfig.defaults().withBatchSize(1).withSeed(0).withThreads(Math.max(1, workers), 8)
-                .withMaxBadFraction(0).withAugmentation(FIXED_CROP, 0).withWarnings(progress).withDecoder(decoder);
-        long started = System.nanoTime();
-        try (BatchLoader loader = BatchLoader.open(data, List.of(teacher.inputSpec()), new NoMasking(), teacher.gridSize(), loaderConfig)) {
-            List<Tensor> shardRows = new ArrayList<>();
-            List<Long> shardIndices = new ArrayList<>();
-            int done = 0;
-            while (done < n) {
-                try (PointerScope scope = new PointerScope()) {
-                    int size = Math.min(chunk, n - done);
-                    TensorVector images = new TensorVector();
-                    long[] indices = new long[size];
-                    for (int k = 0; k < size; k++) {
-                        var batch = loader.next();
-                        images.push_back(batch.view(0).clone()); // the clone lets the loader reuse its buffer
-                        batch.view(0).close();
-                        batch.mask().close();
-                        indices[k] = batch.sampleIndices()[0];
+        // SIGTERM / Ctrl-C or an error while building: no half-built cache is left (its shards without cache.json)
+        java.util.concurrent.atomic.AtomicInteger built = new java.util.concurrent.atomic.AtomicInteger();
+        Thread hook = new Thread(() -> {
+            if (Files.exists(dir.resolve("cache.json"))) return; // finished just now: a complete cache stays
+            int removed = removePartial(dir, existed);
+            progress.accept("teacher cache " + dir + ": stopped at " + built.get() + " of " + n + " images (SIGTERM or "
+                    + "Ctrl-C)" + (removed > 0 ? "; removed its " + removed + " partial file" + (removed == 1 ? "" : "s") : "")
+                    + "; the next run with this --teacher-cache builds it again");
+        }, "mvp-teacher-cache-cleanup");
+        Runtime.getRuntime().addShutdownHook(hook);
+        Manifest m;
+        try {
+            // batches of one image: an epoch visits every image exactly once (nothing is dropped); they are stacked
+            // into chunks for the teacher
+            LoaderConfig loaderConfig = LoaderConfig.defaults().withBatchSize(1).withSeed(0).withThreads(Math.max(1, workers), 8)
+                    .withMaxBadFraction(0).withAugmentation(FIXED_CROP, 0).withWarnings(progress).withDecoder(decoder);
+            long started = System.nanoTime();
+            try (BatchLoader loader = BatchLoader.open(data, List.of(teacher.inputSpec()), new NoMasking(), teacher.gridSize(), loaderConfig)) {
+                List<Tensor> shardRows = new ArrayList<>();
+                List<Long> shardIndices = new ArrayList<>();
+                int done = 0;
+                while (done < n) {
+                    try (PointerScope scope = new PointerScope()) {
+                        int size = Math.min(chunk, n - done);
+                        TensorVector images = new TensorVector();
+                        long[] indices = new long[size];
+                        for (int k = 0; k < size; k++) {
+                            var batch = loader.next();
+                            images.push_back(batch.view(0).clone()); // the clone lets the loader reuse its buffer
+                            batch.view(0).close();
+                            batch.mask().close();
+                            indices[k] = batch.sampleIndices()[0];
+                        }
+                        Tensor targets;
+                        try (NoGradGuard noGrad = new NoGradGuard()) {
+                            targets = teacher.targets(torch.cat(images));
+                        }
+                        Tensor stored = (half ? targets.to(ScalarType.Half) : targets).contiguous();
+                        for (int k = 0; k < size; k++) {
+                            Tensor row = stored.select(0, k).clone();
+                            row.retainReference(); // outlives this scope until its shard is written
+                            shardRows.add(row);
+                            shardIndices.add(indices[k]);
+                        }
+                        done += size;
+                        built.set(done);
                     }
-                    Tensor targets;
-                    try (NoGradGuard noGrad = new NoGradGuard()) {
-                        targets = teacher.targets(torch.cat(images));
+                    if (shardRows.size() >= imagesPerShard || done == n) {
+                        String name = String.format("shard-%05d.safetensors", shards.size());
+                        writeShard(dir.resolve(name), shardRows, shardIndices);
+                        for (Tensor t : shardRows) t.releaseReference();
+                        shardRows.clear();
+                        shardIndices.clear();
+                        shards.add(name);
+                        progress.accept(String.format("teacher cache: %d of %d images (%.0f s)", done, n,
+                                (System.nanoTime() - started) / 1e9));
                     }
-                    Tensor stored = (half ? targets.to(ScalarType.Half) : targets).contiguous();
-                    for (int k = 0; k < size; k++) {
-                        Tensor row = stored.select(0, k).clone();
-                        row.retainReference(); // outlives this scope until its shard is written
-                        shardRows.add(row);
-                        shardIndices.add(indices[k]);
-                    }
-                    done += size;
-                }
-                if (shardRows.size() >= imagesPerShard || done == n) {
-                    String name = String.format("shard-%05d.safetensors", shards.size());
-                    writeShard(dir.resolve(name), shardRows, shardIndices);
-                    for (Tensor t : shardRows) t.releaseReference();
-                    shardRows.clear();
-                    shardIndices.clear();
-                    shards.add(name);
-                    progress.accept(String.format("teacher cache: %d of %d images (%.0f s)", done, n,
-                            (System.nanoTime() - started) / 1e9));
                 }
             }
-        }
-        int imageSize = teacher.inputSpec().size();
-        try (PointerScope scope = new PointerScope()) {
-            SafeTensorsWriter.write(dir.resolve("probe.safetensors"), Map.of("targets", probeTargets(teacher, imageSize)));
-        }
-        Manifest m = new Manifest(FORMAT, teacher.name(), teacher.inputSpec().toString(), teacher.targetSpec().toString(),
-                imageSize, FIXED_CROP_NAME, ImageDecoders.nameOf(decoder), n, data.describe(), fingerprint(data),
-                half ? "float16" : "float32", imagesPerShard, shards);
-        try {
-            Checkpoints.writeAtomically(dir.resolve("cache.json"), JSON.writeValueAsString(m) + "\n");
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot write " + dir.resolve("cache.json") + ": " + e.getMessage(), e);
+            int imageSize = teacher.inputSpec().size();
+            try (PointerScope scope = new PointerScope()) {
+                SafeTensorsWriter.write(dir.resolve("probe.safetensors"), Map.of("targets", probeTargets(teacher, imageSize)));
+            }
+            m = new Manifest(FORMAT, teacher.name(), teacher.inputSpec().toString(), teacher.targetSpec().toString(),
+                    imageSize, FIXED_CROP_NAME, ImageDecoders.nameOf(decoder), n, data.describe(), fingerprint(data),
+                    half ? "float16" : "float32", imagesPerShard, shards);
+            try {
+                Checkpoints.writeAtomically(dir.resolve("cache.json"), JSON.writeValueAsString(m) + "\n");
+            } catch (IOException e) {
+                throw new UncheckedIOException(dev.mvp.api.io.AtomicFiles.failure("cannot write", dir.resolve("cache.json"), e), e);
+            }
+        } catch (RuntimeException | Error e) {
+            removePartial(dir, existed);
+            throw e;
+        } finally {
+            try {
+                Runtime.getRuntime().removeShutdownHook(hook);
+            } catch (IllegalStateException shuttingDown) {
+                // the hook is running or has run
+            }
         }
         return new TargetCache(dir, m);
+    }
+
+    /**
+     * Removes what an unfinished {@link #build} wrote in {@code dir} (shards, the probe, their temporary files;
+     * nothing once cache.json, written last, is there) and the folder itself if the build created it and it is now empty.
+     * Returns the number of files removed. A shard still being renamed into place is caught by a second pass.
+     */
+    private static int removePartial(Path dir, boolean existed) {
+        if (Files.exists(dir.resolve("cache.json"))) return 0;
+        int removed = 0;
+        for (int pass = 0; pass < 3; pass++) {
+            try (var files = Files.list(dir)) {
+                for (Path f : (Iterable<Path>) files::iterator) {
+                    String name = f.getFileName().toString();
+                    if ((name.startsWith("shard-") || name.startsWith("probe.safetensors")) && Files.deleteIfExists(f)) removed++;
+                }
+            } catch (IOException | UncheckedIOException e) {
+                break; // the folder is gone or unreadable: nothing more to tidy
+            }
+        }
+        if (!existed) {
+            try {
+                Files.deleteIfExists(dir);
+            } catch (IOException notEmpty) {
+                // holds other files: kept
+            }
+        }
+        return removed;
     }
 
     private static void writeShard(Path file, List<Tensor> rows, List<Long> indices) {

@@ -219,4 +219,28 @@ class TargetCacheTest {
                             + " the cache is damaged; delete " + dir + " to rebuild it");
         }
     }
+
+    @Test
+    void aMissingShardOrProbeIsADamagedCacheAndAFailedBuildLeavesNoShards(@TempDir Path tmp) throws Exception {
+        Path data = images(tmp.resolve("data"), 4);
+        ImageDataset dataset = ImageFolder.open(data);
+        Tokenizer teacher = Recipes.teacher(config(data, tmp.resolve("run")));
+        Path dir = tmp.resolve("cache");
+        TargetCache.build(dir, teacher, dataset, false, 1, s -> {}).close();
+        for (String name : List.of("probe.safetensors", "shard-00000.safetensors")) {
+            Path file = dir.resolve(name);
+            Path aside = Files.move(file, tmp.resolve(name));
+            assertThatThrownBy(() -> TargetCache.open(dir, teacher, dataset))
+                    .hasMessage("teacher cache " + dir + " is damaged: cannot read " + file + ": no such file or folder; "
+                            + "delete " + dir + " to rebuild it");
+            Files.move(aside, file);
+        }
+        // a build that fails (an undecodable image, and the cache builder allows none) leaves neither shards nor
+        // the folder it created
+        Files.write(data.resolve("cat/zz-broken.jpg"), new byte[] {(byte) 0xFF, (byte) 0xD8, (byte) 0xFF, 0});
+        Path fresh = tmp.resolve("fresh-cache");
+        ImageDataset withBroken = ImageFolder.open(data);
+        assertThatThrownBy(() -> TargetCache.build(fresh, teacher, withBroken, false, 1, s -> {}));
+        assertThat(fresh).doesNotExist();
+    }
 }
