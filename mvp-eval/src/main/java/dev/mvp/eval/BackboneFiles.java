@@ -53,9 +53,10 @@ import java.util.Objects;
  * <p><b>Attention heads</b> are in no weight shape of a plain ViT. Every source that states them is consulted and all
  * must agree, else loading fails naming both ({@link #resolveHeads}): {@link Options#heads()} (the {@code --heads}
  * flag), the safetensors metadata ({@code mvp_vit_config}, the configuration {@code ./mvp export} records, or a
- * {@code num_heads} / {@code heads} key, written by {@code ./mvp finetune} and {@code ./mvp segment}), a run folder's
- * {@code config.json} model preset, and a relative position table (BEiT's
- * {@code relative_position_bias_table} is {@code [rows, heads]}: the one shape that holds them). With none of these
+ * {@code num_heads} / {@code heads} key, written by {@code ./mvp finetune} and {@code ./mvp segment}), a
+ * checkpoint's {@code model.json} or else its run's {@code config.json} model preset (whose width must be the
+ * file's), and a relative position table (BEiT's {@code relative_position_bias_table} is {@code [rows, heads]}: the
+ * one shape that holds them). With none of these
  * the count is <b>assumed</b>: 16 for the widths of ViT-H (1280), ViT-g (1408) and ViT-G (1664), else
  * {@code width / 64} (true of timm's, DeiT's, DINO's, MAE's and BEiT's Ti/S/B/L); a model with other heads then gives
  * wrong features without any error, so such files need {@code --heads}. {@link Loaded#headsSource()} says which
@@ -121,10 +122,10 @@ public final class BackboneFiles {
         Objects.requireNonNull(source, "source");
         Torch.init();
         Path file = weightFile(source);
-        int presetHeads = Files.isDirectory(source) ? runHeads(source) : 0;
+        RunModel run = runModel(source, file);
         try (Weights w = Weights.open(file)) {
             String prefix = prefixOf(w);
-            Heads heads = heads(w, prefix, options.heads(), presetHeads);
+            Heads heads = heads(w, prefix, options.heads(), run);
             VitConfig full = infer(w, prefix, heads.count());
             int depth = options.blocks() == 0 ? full.depth() : options.blocks();
             if (depth > full.depth()) {
@@ -173,10 +174,10 @@ public final class BackboneFiles {
         Torch.init();
         if (numClasses < 1) throw new IllegalArgumentException("numClasses must be >= 1, got " + numClasses);
         Path file = weightFile(source);
-        int presetHeads = Files.isDirectory(source) ? runHeads(source) : 0;
+        RunModel run = runModel(source, file);
         try (Weights w = Weights.open(file)) {
             String prefix = prefixOf(w);
-            VitConfig inferred = infer(w, prefix, heads(w, prefix, heads, presetHeads).count());
+            VitConfig inferred = infer(w, prefix, heads(w, prefix, heads, run).count());
             VitConfig config = inferred.withNumClasses(numClasses).withPooling(meanPooling ? Pooling.MEAN : Pooling.CLS)
                     .withDropPath(dropPath);
             if (config.relativePosition() == RelativePosition.SHARED) config = config.withRelativePosition(RelativePosition.PER_BLOCK);
@@ -209,7 +210,8 @@ public final class BackboneFiles {
     /**
      * What {@link #load} would build, read from names, shapes and metadata only (no weights are copied).
      *
-     * @param layout      {@code "beit"} when the file has relative position tables (BEiT's layout), else {@code "timm"}
+     * @param layout      {@code "beit"} when the file is in BEiT's naming (relative position tables, {@code q_bias} /
+     *                    {@code v_bias} or {@code gamma_1}: what {@code export --format beit} writes), else {@code "timm"}
      * @param headsSource where the heads came from, as {@link Loaded#headsSource()} says it
      */
     public record Inferred(Path weightFile, String prefix, VitConfig config, String layout, String headsSource) {}
@@ -217,13 +219,14 @@ public final class BackboneFiles {
     /** The architecture {@link #load} would use for {@code source} (heads resolved the same way; 0: inferred). */
     public static Inferred describe(Path source, int heads) {
         Path file = weightFile(source);
-        int presetHeads = Files.isDirectory(source) ? runHeads(source) : 0;
+        RunModel run = runModel(source, file);
         try (Weights w = Weights.open(file)) {
             String prefix = prefixOf(w);
-            Heads h = heads(w, prefix, heads, presetHeads);
+            Heads h = heads(w, prefix, heads, run);
             VitConfig config = infer(w, prefix, h.count());
-            return new Inferred(file, prefix, config, config.relativePosition() == RelativePosition.NONE ? "timm" : "beit",
-                    h.source());
+            boolean beitNames = config.relativePosition() != RelativePosition.NONE || w.contains(prefix + "blocks.0.attn.q_bias")
+                    || w.contains(prefix + "blocks.0.gamma_1");
+            return new Inferred(file, prefix, config, beitNames ? "beit" : "timm", h.source());
         }
     }
 
@@ -240,7 +243,7 @@ public final class BackboneFiles {
                 if (Files.isRegularFile(ckpt)) return ckpt;
                 throw new WeightFormatException(latest + " names a checkpoint without model.safetensors: " + ckpt);
             } catch (IOException e) {
-                throw new UncheckedIOException("cannot read " + latest + ": " + e.getMessage(), e);
+                throw new UncheckedIOException(dev.mvp.api.io.AtomicFiles.failure("cannot read", latest, e), e);
             }
         }
         throw new WeightFormatException(source + " is a folder but neither a checkpoint (model.safetensors) nor a "
@@ -248,23 +251,44 @@ public final class BackboneFiles {
     }
 
     /**
-     * The heads of the preset named in a run's config.json ({@code config.model}), looked up in the folder and, for a
-     * checkpoint folder {@code <run>/checkpoints/step-N}, in the run folder; 0 if none.
+     * What a run folder or checkpoint folder says its student is: the width and heads of {@code model.json}'s
+     * {@code backbone.config} beside the weight file (written with every checkpoint), else of the preset named in the
+     * run's {@code config.json} ({@code config.model}), looked up in the folder and, for a checkpoint folder
+     * {@code <run>/checkpoints/step-N}, in the run folder. {@code source} names the file that said it.
      */
-    private static int runHeads(Path folder) {
-        Path abs = folder.toAbsolutePath().normalize();
+    record RunModel(int width, int heads, String source) {}
+
+    /** The {@link RunModel} of a folder {@code source} whose weights are {@code file}; null for a file or no record. */
+    private static RunModel runModel(Path source, Path file) {
+        if (!Files.isDirectory(source)) return null;
+        Path modelJson = file.toAbsolutePath().normalize().resolveSibling("model.json");
+        if (Files.isRegularFile(modelJson)) {
+            try {
+                JsonNode c = JSON.readTree(modelJson.toFile()).path("backbone").path("config");
+                if (c.path("width").canConvertToInt() && c.path("heads").canConvertToInt()) {
+                    return new RunModel(c.path("width").asInt(), c.path("heads").asInt(), modelJson.toString());
+                }
+            } catch (IOException e) {
+                throw new WeightFormatException(modelJson + ": not JSON (" + e.getMessage().lines().findFirst().orElse("")
+                        + "); it describes the checkpoint's model beside " + file.getFileName());
+            }
+        }
+        Path abs = source.toAbsolutePath().normalize();
         for (Path dir : new Path[] {abs, abs.getParent() == null ? null : abs.getParent().getParent()}) {
             if (dir == null) continue;
             Path config = dir.resolve("config.json");
             if (!Files.isRegularFile(config)) continue;
             try {
                 JsonNode c = JSON.readTree(config.toFile()).path("config");
-                if (c.path("model").isTextual()) return VitConfig.preset(c.path("model").asText(), 16).heads();
+                if (c.path("model").isTextual()) {
+                    VitConfig preset = VitConfig.preset(c.path("model").asText(), 16);
+                    return new RunModel(preset.width(), preset.heads(), config + " (model " + c.path("model").asText() + ")");
+                }
             } catch (IOException | IllegalArgumentException e) {
-                return 0; // not a run configuration we know: fall back to the other sources
+                return null; // not a run configuration we know: fall back to the other sources
             }
         }
-        return 0;
+        return null;
     }
 
     /** Whatever precedes the one tensor name ending in {@code cls_token}. */
@@ -326,7 +350,7 @@ public final class BackboneFiles {
         if (pooling == Pooling.CLS && !w.contains(prefix + "norm.weight")) {
             throw bad(w, prefix + "norm.weight", "missing (nor fc_norm.weight)");
         }
-        if (heads == 0) heads = heads(w, prefix, 0, 0).count();
+        if (heads == 0) heads = heads(w, prefix, 0, null).count();
         if (width % heads != 0) throw new IllegalArgumentException("width " + width + " of " + w.path()
                 + " is not divisible by " + heads + " heads");
         checkMetadata(w, prefix, depth, width, patchSize, grid * patchSize);
@@ -340,10 +364,18 @@ public final class BackboneFiles {
     /** Widths of known presets whose heads are not 64 wide: ViT-H (1280), ViT-g (1408), ViT-G (1664), all 16 heads. */
     private static final Map<Integer, Integer> WIDE_PRESETS = Map.of(1280, 16, 1408, 16, 1664, 16);
 
-    /** The heads of the file's weights (see the class comment), from the flag and run preset given (0: none). */
-    private static Heads heads(Weights w, String prefix, int flag, int preset) {
+    /**
+     * The heads of the file's weights (see the class comment), from the flag (0: none) and the run's record (null:
+     * none), whose width must be the file's: weights copied into another run's folder are refused, not read with that
+     * run's heads.
+     */
+    private static Heads heads(Weights w, String prefix, int flag, RunModel run) {
         long[] cls = shape(w, prefix, "cls_token");
         int width = (int) cls[cls.length - 1];
+        if (run != null && run.width() != width) {
+            throw WeightFormatException.of(w.path(), prefix + "cls_token", "width " + width + " contradicts " + run.source()
+                    + ", which says width " + run.width() + "; these weights are not that model's");
+        }
         String table = w.contains(prefix + "rel_pos_bias.relative_position_bias_table") ? "rel_pos_bias.relative_position_bias_table"
                 : w.contains(prefix + "blocks.0.attn.relative_position_bias_table") ? "blocks.0.attn.relative_position_bias_table" : null;
         int tableHeads = 0;
@@ -352,7 +384,7 @@ public final class BackboneFiles {
             if (t.length != 2 || t[1] < 1) throw bad(w, prefix + table, "shape is not [rows, heads]");
             tableHeads = (int) t[1];
         }
-        return resolveHeads(w.path(), width, flag, metadataHeads(w), preset, tableHeads, prefix + table);
+        return resolveHeads(w.path(), width, flag, metadataHeads(w), run == null ? 0 : run.heads(), tableHeads, prefix + table);
     }
 
     /**
@@ -366,7 +398,7 @@ public final class BackboneFiles {
         java.util.List<Heads> stated = new java.util.ArrayList<>();
         if (flag > 0) stated.add(new Heads(flag, "--heads " + flag));
         if (metadata > 0) stated.add(new Heads(metadata, "the file's metadata (" + metadata + " heads)"));
-        if (preset > 0) stated.add(new Heads(preset, "the run's model preset (" + preset + " heads)"));
+        if (preset > 0) stated.add(new Heads(preset, "the run's model (" + preset + " heads)"));
         if (tableHeads > 0) stated.add(new Heads(tableHeads, table + " (" + tableHeads + " columns, one per head)"));
         if (!stated.isEmpty()) {
             Heads first = stated.getFirst();

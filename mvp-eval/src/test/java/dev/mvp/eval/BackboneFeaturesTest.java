@@ -130,8 +130,36 @@ class BackboneFeaturesTest {
         assertThatThrownBy(() -> BackboneFiles.resolveHeads(f, 100, 0, 0, 0, 0, null)).hasMessageContaining("x.safetensors")
                 .hasMessageContaining("--heads");
         assertThatThrownBy(() -> BackboneFiles.resolveHeads(f, 768, 0, 12, 6, 0, null))
-                .hasMessageContaining("the file's metadata (12 heads) contradicts the run's model preset (6 heads)");
+                .hasMessageContaining("the file's metadata (12 heads) contradicts the run's model (6 heads)");
         assertThat(BackboneFiles.resolveHeads(f, 768, 12, 12, 12, 12, "t").source()).isEqualTo("--heads 12");
+    }
+
+    @Test
+    void aCheckpointFolderWhoseModelJsonContradictsItsWeightsIsRefused(@org.junit.jupiter.api.io.TempDir Path tmp) throws Exception {
+        Path file = TestPaths.fixture("vit/timm_plain.safetensors");
+        VitConfig own = BackboneFiles.describe(file, 0).config();
+        Path ckpt = Files.createDirectories(tmp.resolve("run/checkpoints/step-00000002"));
+        Files.copy(file, ckpt.resolve("model.safetensors"));
+        Path modelJson = ckpt.resolve("model.json");
+
+        // the record agrees: its heads are used and said to come from the run
+        Files.writeString(modelJson, "{\"backbone\": {\"type\": \"vit\", \"config\": {\"width\": " + own.width()
+                + ", \"heads\": " + own.heads() + "}}}");
+        assertThat(BackboneFiles.describe(ckpt, 0).headsSource()).isEqualTo("the run's model (" + own.heads() + " heads)");
+
+        // weights of a wider model copied over the checkpoint's (or a model.json of another run): refused by every path
+        Files.writeString(modelJson, "{\"backbone\": {\"type\": \"vit\", \"config\": {\"width\": " + 2 * own.width()
+                + ", \"heads\": " + own.heads() + "}}}");
+        for (org.assertj.core.api.ThrowableAssert.ThrowingCallable load : java.util.List.<org.assertj.core.api.ThrowableAssert.ThrowingCallable>of(
+                () -> BackboneFiles.describe(ckpt, 0),
+                () -> BackboneFiles.load(ckpt, BackboneFiles.Options.inferred()).model().close(),
+                () -> BackboneFiles.loadForFinetuning(ckpt, 0, 0, 10, true, 0.1).model().close())) {
+            assertThatThrownBy(load).isInstanceOf(WeightFormatException.class)
+                    .hasMessageContaining("width " + own.width() + " contradicts " + modelJson)
+                    .hasMessageContaining("says width " + 2 * own.width());
+        }
+        // a weight file named directly is not checked against folders it happens to be in
+        assertThat(BackboneFiles.describe(ckpt.resolve("model.safetensors"), 0).config().width()).isEqualTo(own.width());
     }
 
     @Test

@@ -84,6 +84,9 @@ class ExportCommandTest {
         Result r = mvp("export", "--checkpoint", run.resolve("checkpoints").toString(), "--format", "BEIT", "--out", file.toString());
         assertThat(r.code()).as(r.err()).isZero();
         assertThat(r.out()).contains("beit layout", "timm.models.beit.Beit(");
+        // inspect calls it BEiT's layout (q_bias / v_bias), though this student has no relative position tables
+        Result inspected = mvp("inspect", file.toString());
+        assertThat(inspected.out()).contains("layout: vit beit: ViT backbone in BEiT's layout", "backbone: beit layout");
         Path checkpoint = run.resolve("checkpoints/step-00000002");
         try (VisionTransformer student = BackboneExport.loadStudent(checkpoint);
              VisionTransformer copy = VitCheckpoints.load(file, student.config().withQkvBias(QkvBias.QV));
