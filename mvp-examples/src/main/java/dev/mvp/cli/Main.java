@@ -44,6 +44,11 @@ public final class Main implements Runnable {
         cli.setOut(out);
         cli.setErr(err);
         cli.setCaseInsensitiveEnumValuesAllowed(true);
+        // an empty path ("--out ''", an unset shell variable) would mean the working directory: refused for every flag
+        cli.registerConverter(java.nio.file.Path.class, value -> {
+            if (value.isBlank()) throw new CommandLine.TypeConversionException("an empty path; give a file or folder name");
+            return java.nio.file.Path.of(value);
+        });
         cli.setParameterExceptionHandler((ex, a) -> {
             String command = ex.getCommandLine().getCommandName();
             err.println(("mvp".equals(command) ? "mvp" : "mvp " + command) + ": " + usageLine(ex.getMessage()));
@@ -58,7 +63,11 @@ public final class Main implements Runnable {
             err.flush();
             return ex instanceof UsageException ? USAGE_ERROR : RUNTIME_ERROR;
         });
-        return cli.execute(args);
+        try {
+            return cli.execute(args);
+        } finally {
+            RunFolders.releaseUnused(); // a default run folder the command reserved but left empty
+        }
     }
 
     /** The first line of the most informative message in the cause chain. */

@@ -68,6 +68,9 @@ final class PlotCommand implements Callable<Integer> {
                     + 100 * names.size() + ")");
         }
         for (Path run : runs) {
+            if (Files.exists(run) && !Files.isDirectory(run)) {
+                throw new IllegalStateException("RUN_DIR " + run + " is a file, not a run folder (the folder holding metrics.jsonl)");
+            }
             if (!Files.isDirectory(run)) throw Main.noSuch("RUN_DIR", run, "folder");
         }
         String defaultName = runs.size() == 1 ? "curves.png" : "compare.png";

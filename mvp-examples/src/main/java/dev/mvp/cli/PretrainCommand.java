@@ -400,7 +400,7 @@ final class PretrainCommand implements Callable<Integer> {
     private PretrainConfig configuration(Path checkpoint) {
         try {
             if (out == null) {
-                out = RunFolders.defaultFor("pretrain");
+                out = RunFolders.reserve("pretrain"); // its own folder even when another run starts this second
             }
             PretrainConfig.Builder b;
             Path saved = out.resolve("config.json");
@@ -441,9 +441,8 @@ final class PretrainCommand implements Callable<Integer> {
         if (!given.hasMatchedOption("--img-size")) {
             // a default size that --patch-size does not divide is held until the teacher's grid may replace it
             // (followTeacherGrid); if it does not, that is the usage error
-            b.imageSize(imageSize % patchSize == 0 || patchSize <= 0 ? imageSize
-                    : (imageSize / patchSize + 1) * patchSize, imageSize % patchSize == 0 || patchSize <= 0 ? "default"
-                    : PENDING_SIZE);
+            boolean divides = patchSize <= 0 || imageSize % patchSize == 0; // a bad --patch-size is the config's error
+            b.imageSize(divides ? imageSize : (imageSize / patchSize + 1) * patchSize, divides ? "default" : PENDING_SIZE);
         }
         if (maskPatches != null) b.maskPatches(maskPatches);
         if (given.hasMatchedOption("--lr")) b.lr(lr); // else the default lr, recorded as such
@@ -551,7 +550,7 @@ final class PretrainCommand implements Callable<Integer> {
         try {
             return json.treeToValue(json.readTree(configJson.toFile()).path("config"), PretrainConfig.class);
         } catch (IOException e) {
-            throw new IllegalStateException("cannot read the resumed run's configuration " + configJson + ": " + e.getMessage(), e);
+            throw new IllegalStateException(dev.mvp.api.io.AtomicFiles.failure("cannot read the resumed run's configuration", configJson, e), e);
         }
     }
 }

@@ -3,6 +3,7 @@ package dev.mvp.cli;
 import org.junit.jupiter.api.Test;
 import picocli.CommandLine;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.LocalDateTime;
 import java.util.ArrayList;
@@ -11,6 +12,7 @@ import java.util.Map;
 
 import static dev.mvp.cli.MainTest.mvp;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /** What a newcomer reads first: the command list, the examples in each command's help, where outputs go. */
 class HelpTextTest {
@@ -84,6 +86,43 @@ class HelpTextTest {
     }
 
     @Test
+    void commandsStartedInTheSameSecondGetAFolderEachAndAnUnusedOneIsRemoved(@org.junit.jupiter.api.io.TempDir Path tmp)
+            throws Exception {
+        Path runs = tmp.resolve("runs");
+        LocalDateTime t = LocalDateTime.of(2026, 1, 2, 3, 4, 5);
+        var pool = java.util.concurrent.Executors.newFixedThreadPool(8);
+        try {
+            var tasks = new java.util.ArrayList<java.util.concurrent.Callable<Path>>();
+            for (int i = 0; i < 8; i++) {
+                tasks.add(() -> {
+                    Path p = RunFolders.reserve(runs, "knn", t);
+                    Files.writeString(p.resolve("results.json"), "{}"); // the command wrote its results
+                    RunFolders.releaseUnused();
+                    return p;
+                });
+            }
+            var names = new java.util.TreeSet<String>();
+            for (var f : pool.invokeAll(tasks)) names.add(f.get().getFileName().toString());
+            assertThat(names).containsExactlyInAnyOrder("knn-20260102-030405", "knn-20260102-030405-2", "knn-20260102-030405-3",
+                    "knn-20260102-030405-4", "knn-20260102-030405-5", "knn-20260102-030405-6", "knn-20260102-030405-7",
+                    "knn-20260102-030405-8");
+        } finally {
+            pool.shutdown();
+        }
+        // a command that failed before writing leaves neither its folder nor a runs folder it created
+        Path fresh = tmp.resolve("fresh/runs");
+        Files.createDirectories(fresh.getParent());
+        Path failed = RunFolders.reserve(fresh, "segment", t);
+        assertThat(failed).isDirectory();
+        RunFolders.releaseUnused();
+        assertThat(fresh).doesNotExist();
+        // a file named runs is in the way: one line naming it
+        Path blocked = Files.writeString(tmp.resolve("blocked"), "x");
+        assertThatThrownBy(() -> RunFolders.reserve(blocked, "knn", t)).hasMessageStartingWith("cannot write to the run folder "
+                + blocked.resolve("knn-20260102-030405"));
+    }
+
+    @Test
     void runFoldersAndTheFeatureCacheDefaultToTheWorkingDirectory() {
         String home = System.getProperty("mvp.home");
         System.setProperty("mvp.home", "/somewhere/else");
@@ -91,8 +130,6 @@ class HelpTextTest {
             Path knn = RunFolders.defaultFor("knn", LocalDateTime.of(2026, 1, 2, 3, 4, 5));
             assertThat(knn).isEqualTo(Path.of("runs", "knn-20260102-030405"));
             assertThat(knn.isAbsolute()).isFalse();
-            assertThat(RunFolders.orDefault(null, "segment").toString()).matches("runs/segment-\\d{8}-\\d{6}");
-            assertThat(RunFolders.orDefault(Path.of("x"), "segment")).isEqualTo(Path.of("x"));
             for (String command : List.of("knn", "linprobe")) {
                 var cache = new CommandLine(new Main()).getSubcommands().get(command).getCommandSpec().findOption("--cache");
                 assertThat(cache.defaultValue()).as(command).isEqualTo("runs/feature-cache");

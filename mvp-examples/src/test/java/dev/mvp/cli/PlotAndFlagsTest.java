@@ -35,6 +35,22 @@ class PlotAndFlagsTest {
     }
 
     @Test
+    void anEmptyPathIsRefusedForEveryPathFlagAndPlotSaysAFileIsNotARunFolder(@TempDir Path tmp) throws Exception {
+        // "--out ''" (an unset shell variable) would be the working directory: refused before any work, exit 2
+        for (String[] args : new String[][] {{"pretrain", "--out", ""}, {"knn", "--backbone", "raw-pixels", "--train", "x",
+                "--val", "x", "--out", ""}, {"export", "--checkpoint", "x", "--format", "timm", "--out", ""},
+                {"pretrain", "--data", ""}, {"plot", ""}}) {
+            Result r = mvp(args);
+            assertThat(r.code()).as(String.join(" ", args) + ": " + r.err()).isEqualTo(2);
+            assertThat(r.err()).contains("an empty path; give a file or folder name");
+        }
+        Path file = Files.writeString(tmp.resolve("afile"), "x");
+        Result r = mvp("plot", file.toString());
+        assertThat(r.code()).isEqualTo(1);
+        assertThat(r.err()).contains("RUN_DIR " + file + " is a file, not a run folder");
+    }
+
+    @Test
     void plotWritesAPngOfSeveralRuns(@TempDir Path tmp) throws Exception {
         Path a = run(tmp.resolve("a"), 50), b = run(tmp.resolve("b"), 80);
         Path png = tmp.resolve("cmp.png");
