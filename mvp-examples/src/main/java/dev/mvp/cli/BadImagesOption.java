@@ -7,7 +7,7 @@ import picocli.CommandLine.Option;
 
 /**
  * {@code --max-bad-fraction F}, the same flag on every evaluation command that reads images (knn, linprobe with and
- * without --augment, finetune, segment, attention): an undecodable image is warned about (one line) and left out;
+ * without --augment, finetune, segment, attention) and on targets: an undecodable image is warned about (one line) and left out;
  * more than this share of a split's images stops the command (exit 1) naming the flag. NaN, Infinity and values
  * outside [0, 1] are usage errors (exit 2).
  */

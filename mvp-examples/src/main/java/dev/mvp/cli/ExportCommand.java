@@ -60,7 +60,7 @@ final class ExportCommand implements Callable<Integer> {
         if (!Files.isDirectory(checkpoint)) {
             throw new Main.UsageException("--checkpoint " + checkpoint + ": a file, expected a run folder or one of its checkpoint folders");
         }
-        RunFolders.checkOutputFile(out);
+        RunFolders.checkOutputFile("--out", out);
         BackboneExport.Result r = BackboneExport.export(checkpoint, format.layout, out);
         PrintWriter w = spec.commandLine().getOut();
         VitConfig c = r.config();

@@ -85,6 +85,9 @@ final class MasksCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
+    /** The largest side of the --png sheet, in pixels (a 16384 x 16384 sheet is 1 GiB of pixels in memory). */
+    static final int MAX_SHEET_SIDE = 16384;
+
     @Override public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
         int[] rc = parseGrid(grid);
@@ -93,8 +96,18 @@ final class MasksCommand implements Callable<Integer> {
         if (count < 0 || count > BlockwiseMasking.REFERENCE_PATCHES) {
             throw new Main.UsageException("--count must be in [0, 196] (patches of a 14x14 grid), got " + count);
         }
-        if (png != null && (examples < 1 || perRow < 1 || cellPixels < 1)) {
-            throw new Main.UsageException("--examples, --per-row and --cell-pixels must be at least 1");
+        if (png != null) {
+            if (examples < 1 || perRow < 1 || cellPixels < 1) {
+                throw new Main.UsageException("--examples, --per-row and --cell-pixels must be at least 1");
+            }
+            long[] size = MaskSheet.size(Math.min(examples, samples), rows, cols, cellPixels, perRow);
+            long width = size[0], height = size[1];
+            if (width > MAX_SHEET_SIDE || height > MAX_SHEET_SIDE) {
+                throw new Main.UsageException("--png: the sheet would be " + width + "x" + height + " pixels, more than "
+                        + MAX_SHEET_SIDE + " a side; lower --cell-pixels " + cellPixels + ", --per-row " + perRow
+                        + " or --examples " + examples);
+            }
+            RunFolders.checkOutputFile("--png", png);
         }
         int target = strategy == Strategy.none ? 0 : (int) Math.rint((double) count * rows * cols / BlockwiseMasking.REFERENCE_PATCHES);
         MaskingStrategy masking = strategy(rows, cols, target);
@@ -115,7 +128,7 @@ final class MasksCommand implements Callable<Integer> {
             try {
                 MaskSheet.writePng(png, kept, rows, cols, cellPixels, perRow);
             } catch (IOException e) {
-                throw new UncheckedIOException("cannot write " + png + ": " + e.getMessage(), e);
+                throw new UncheckedIOException(dev.mvp.api.io.AtomicFiles.failure("cannot write", png, e), e);
             }
             out.printf("mvp masks: %d example masks drawn to %s%n", kept.size(), png.toAbsolutePath());
         }

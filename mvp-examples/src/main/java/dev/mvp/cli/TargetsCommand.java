@@ -115,6 +115,8 @@ final class TargetsCommand implements Callable<Integer> {
 
     @Mixin DecoderOption decoderOption;
 
+    @Mixin BadImagesOption badImages;
+
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
@@ -123,6 +125,7 @@ final class TargetsCommand implements Callable<Integer> {
     @Override public Integer call() {
         PrintWriter w = spec.commandLine().getOut();
         Teachers.Spec teacherSpec = checkFlags();
+        double maxBad = badImages.checked();
         String decoderName = input.images == null ? null : ImageDecoders.resolve(decoderOption.checkedName());
         List<Path> files = input.images == null ? List.of() : imageFiles(input.images);
         long[] pixelShape = input.pixels == null ? null : pixelShape(input.pixels);
@@ -148,17 +151,23 @@ final class TargetsCommand implements Callable<Integer> {
             try (PointerScope scope = new PointerScope()) {
                 Tensor pixels = pixelShape == null ? null : readPixels(input.pixels);
                 ImageDecoder decoder = decoderName == null ? null : DecoderOption.open(decoderName);
-                Tensor targets = compute(teacher, pixels, files, pixels != null ? pixelShape[0] : files.size(), decoder);
+                Computed computed = compute(teacher, pixels, files, pixels != null ? pixelShape[0] : files.size(), decoder,
+                        maxBad, spec.commandLine().getErr());
+                Tensor targets = computed.targets();
+                if (computed.skipped() > 0) source += " (" + computed.skipped() + " undecodable skipped)";
                 Map<String, String> metadata = new LinkedHashMap<>();
                 metadata.put("tokenizer", teacher.name());
                 metadata.put("target", teacher.targetSpec().toString());
                 metadata.put("view", describe(view));
                 metadata.put("input", source);
                 if (decoderName != null) metadata.put("decoder", decoderName);
-                if (!files.isEmpty()) metadata.put("images", String.join("\n", files.stream().map(Path::toString).toList()));
+                if (!files.isEmpty()) {
+                    metadata.put("images", String.join("\n", computed.files().stream().map(Path::toString).toList()));
+                }
                 SafeTensorsWriter.write(out, Map.of("targets", targets), metadata);
-                w.printf(Locale.ROOT, "mvp targets: targets %s %s -> %s%n", Arrays.toString(Tensors.shape(targets)),
-                        dtypeName(targets), out);
+                w.printf(Locale.ROOT, "mvp targets: targets %s %s -> %s%s%n", Arrays.toString(Tensors.shape(targets)),
+                        dtypeName(targets), out, computed.skipped() == 0 ? "" : " (" + computed.skipped()
+                                + " undecodable image" + (computed.skipped() == 1 ? "" : "s") + " skipped; the metadata 'images' lists the rows' files)");
             }
         }
         return 0;
@@ -181,7 +190,7 @@ final class TargetsCommand implements Callable<Integer> {
             throw new Main.UsageException("--image-size " + imageSize + " with --batch-size " + batchSize
                     + ": a batch would hold more than 2^31 values; lower one of them");
         }
-        RunFolders.checkOutputFile(out);
+        RunFolders.checkOutputFile("--out", out);
         try {
             return new Teachers.Spec(Teachers.Kind.parse(tokenizer), weights, Teachers.Layout.parse(layout),
                     TargetChoice.parse(target), imageSize, keyPath);
@@ -198,8 +207,16 @@ final class TargetsCommand implements Callable<Integer> {
         }
     }
 
-    /** Every batch through the teacher; the targets of all, float32 or int64, in the caller's scope. */
-    private Tensor compute(Tokenizer teacher, Tensor pixels, List<Path> files, long count, ImageDecoder decoder) {
+    /** The targets of the inputs that could be read, the image files they are of (none for --pixels), the skipped. */
+    private record Computed(Tensor targets, List<Path> files, int skipped) {}
+
+    /**
+     * Every batch through the teacher; the targets of all, float32 or int64, in the caller's scope. An image file that
+     * cannot be decoded is warned about (one line on standard error) and left out, its row with it, unless that makes
+     * more than --max-bad-fraction of the files (then the command stops naming the flag).
+     */
+    private Computed compute(Tokenizer teacher, Tensor pixels, List<Path> files, long count, ImageDecoder decoder,
+                             double maxBad, PrintWriter err) {
         TargetSpec spec = teacher.targetSpec();
         boolean ids = spec instanceof TargetSpec.TokenIds;
         ViewSpec view = teacher.inputSpec();
@@ -208,26 +225,48 @@ final class TargetsCommand implements Callable<Integer> {
         float[] features = null;
         long[] tokens = null;
         long[] shape = null;
-        for (long start = 0; start < count; start += batchSize) {
-            int n = (int) Math.min(batchSize, count - start);
+        int per = 0;
+        long rows = 0; // rows written
+        List<Path> read = new ArrayList<>();
+        int skipped = 0;
+        for (long next = 0; next < count; ) {
             try (PointerScope batchScope = new PointerScope()) {
                 Tensor batch;
+                int n;
                 if (pixels != null) {
-                    batch = pixels.narrow(0, start, n).contiguous();
+                    n = (int) Math.min(batchSize, count - next);
+                    batch = pixels.narrow(0, next, n).contiguous();
+                    next += n;
                 } else {
-                    float[] data = new float[n * plane];
+                    float[] data = new float[batchSize * plane];
                     float[] one = new float[plane];
-                    for (int i = 0; i < n; i++) {
-                        transform.apply(decode(decoder, files.get((int) start + i)), one);
-                        System.arraycopy(one, 0, data, i * plane, plane);
+                    n = 0;
+                    while (n < batchSize && next < count) {
+                        Path file = files.get((int) next++);
+                        try {
+                            transform.apply(decoder.decode(file), one);
+                        } catch (DecodeException e) {
+                            skipped++;
+                            err.println("skipping undecodable image " + e.getMessage());
+                            err.flush();
+                            if (skipped > maxBad * files.size()) {
+                                throw BadImagesOption.explain(new dev.mvp.eval.TooManyBadImages(skipped, files.size(),
+                                        maxBad, "--images " + input.images.stream().map(Path::toString).collect(java.util.stream.Collectors.joining(" ")),
+                                        e.getMessage(), e), "targets");
+                            }
+                            continue;
+                        }
+                        System.arraycopy(one, 0, data, n * plane, plane);
+                        read.add(file);
+                        n++;
                     }
-                    batch = Tensors.ofFloats(data, n, 3, view.size(), view.size());
+                    if (n == 0) continue;
+                    batch = Tensors.ofFloats(Arrays.copyOf(data, n * plane), n, 3, view.size(), view.size());
                 }
                 Tensor t = teacher.targets(batch);
                 long[] s = Tensors.shape(t);
                 if (shape == null) {
                     shape = s.clone();
-                    shape[0] = count;
                     long total = Math.multiplyExact(count, Arrays.stream(s).skip(1).reduce(1, Math::multiplyExact));
                     if (total > Integer.MAX_VALUE - 16) {
                         throw new Main.UsageException("the targets of " + count + " images would hold " + total
@@ -235,13 +274,20 @@ final class TargetsCommand implements Callable<Integer> {
                     }
                     if (ids) tokens = new long[(int) total];
                     else features = new float[(int) total];
+                    per = (int) (Arrays.stream(s).skip(1).reduce(1, Math::multiplyExact));
                 }
-                int per = (int) (Arrays.stream(s).skip(1).reduce(1, Math::multiplyExact));
-                if (ids) System.arraycopy(Tensors.toLongs(t), 0, tokens, (int) start * per, n * per);
-                else System.arraycopy(Tensors.toFloats(t.to(ScalarType.Float)), 0, features, (int) start * per, n * per);
+                if (ids) System.arraycopy(Tensors.toLongs(t), 0, tokens, (int) rows * per, n * per);
+                else System.arraycopy(Tensors.toFloats(t.to(ScalarType.Float)), 0, features, (int) rows * per, n * per);
+                rows += n;
             }
         }
-        return ids ? Tensors.ofLongs(tokens, shape) : Tensors.ofFloats(features, shape);
+        if (shape == null) {
+            throw new IllegalStateException("--images: none of the " + files.size() + " image files could be decoded");
+        }
+        shape[0] = rows;
+        int values = (int) rows * per;
+        Tensor targets = ids ? Tensors.ofLongs(Arrays.copyOf(tokens, values), shape) : Tensors.ofFloats(Arrays.copyOf(features, values), shape);
+        return new Computed(targets, read, skipped);
     }
 
     /** Chooses the --pixels tensor (--key, its only one, or 'pixels' or 'images'), checks it: its shape. */
@@ -287,7 +333,7 @@ final class TargetsCommand implements Callable<Integer> {
                 try (Stream<Path> walk = Files.walk(p)) {
                     walk.filter(f -> Files.isRegularFile(f) && isImage(f)).sorted().forEach(files::add);
                 } catch (IOException e) {
-                    throw new UncheckedIOException("cannot list " + p + ": " + e.getMessage(), e);
+                    throw new UncheckedIOException(dev.mvp.api.io.AtomicFiles.failure("cannot list", p, e), e);
                 }
             } else {
                 throw Main.noSuch("--images", p, "file or folder");
@@ -305,14 +351,6 @@ final class TargetsCommand implements Callable<Integer> {
     private static boolean isImage(Path p) {
         String name = p.getFileName().toString().toLowerCase(Locale.ROOT);
         return IMAGE_EXTENSIONS.stream().anyMatch(name::endsWith);
-    }
-
-    private static dev.mvp.data.RgbImage decode(ImageDecoder decoder, Path file) {
-        try {
-            return decoder.decode(file);
-        } catch (DecodeException e) {
-            throw new IllegalStateException(e.getMessage(), e);
-        }
     }
 
     private static String describe(ViewSpec view) {

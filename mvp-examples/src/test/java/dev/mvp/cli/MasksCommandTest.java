@@ -76,9 +76,18 @@ class MasksCommandTest {
         assertThat(mvp("masks", "--strategy", "random", "--top-up").err()).contains("beit only");
         assertThat(mvp("masks", "--samples", "0").code()).isEqualTo(2);
         Path blocked = Files.writeString(tmp.resolve("file"), "x");
+        // --png is checked before any mask is drawn: a file in the way, a folder, a sheet too large; usage errors
         MainTest.Result io = mvp("masks", "--samples", "10", "--png", blocked.resolve("sheet.png").toString());
-        assertThat(io.code()).isEqualTo(1);
+        assertThat(io.code()).isEqualTo(2);
         assertThat(io.err().strip().lines()).hasSize(1);
-        assertThat(io.err()).contains(blocked.toString());
+        assertThat(io.err()).contains("--png " + blocked.resolve("sheet.png") + ": " + blocked + " is a file, not a folder");
+        MainTest.Result folder = mvp("masks", "--samples", "10", "--png", tmp.toString());
+        assertThat(folder.code()).isEqualTo(2);
+        assertThat(folder.err()).contains("--png " + tmp + " is a folder, expected a file name");
+        MainTest.Result huge = mvp("masks", "--samples", "10", "--cell-pixels", "100000", "--png", tmp.resolve("m.png").toString());
+        assertThat(huge.code()).isEqualTo(2);
+        assertThat(huge.err()).contains("--png: the sheet would be 11200054x2800018 pixels, more than 16384 a side; lower "
+                + "--cell-pixels 100000");
+        assertThat(tmp.resolve("m.png")).doesNotExist();
     }
 }

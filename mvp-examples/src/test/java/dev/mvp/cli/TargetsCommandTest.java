@@ -92,6 +92,29 @@ class TargetsCommandTest {
         }
     }
 
+    /** An undecodable file among --images is skipped with a warning, within --max-bad-fraction; the rows say whose. */
+    @Test void anUndecodableImageIsSkippedAndTheMetadataListsTheRowsFiles() throws Exception {
+        Path folder = Files.createDirectories(tmp.resolve("mixed"));
+        for (int i = 0; i < PNGS.size(); i++) Files.copy(TestPaths.fixture(PNGS.get(i)), folder.resolve(i + ".png"));
+        Path broken = Files.write(folder.resolve("1x.png"), java.util.Arrays.copyOf(
+                Files.readAllBytes(TestPaths.fixture(PNGS.get(0))), 60)); // sorted between 1.png and 2.png
+        Result r = run(OPENAI_FP32, "--images", folder.toString(), "--batch-size", "2", "--max-bad-fraction", "0.5");
+        assertTargets(r, IMAGES_IO, "features", 3, 17, 32);
+        assertThat(r.err().strip().lines()).hasSize(1).first().asString().startsWith("skipping undecodable image " + broken + ": ");
+        assertThat(r.out()).contains("(1 undecodable image skipped; the metadata 'images' lists the rows' files)");
+        try (SafeTensorsFile written = SafeTensorsFile.open(tmp.resolve("targets.safetensors"))) {
+            assertThat(written.metadata().get("images")).isEqualTo(folder.resolve("0.png") + "\n" + folder.resolve("1.png")
+                    + "\n" + folder.resolve("2.png"));
+            assertThat(written.metadata().get("input")).isEqualTo("4 images (1 undecodable skipped)");
+        }
+        // more than the fraction allows: stops, naming the flag, and writes nothing
+        Files.delete(tmp.resolve("targets.safetensors"));
+        Result stopped = run(OPENAI_FP32, "--images", folder.toString(), "--max-bad-fraction", "0.2");
+        assertThat(stopped.code()).isEqualTo(1);
+        assertThat(stopped.err()).contains("1 of the 4 images could not be decoded", "more than --max-bad-fraction 0.2");
+        assertThat(tmp.resolve("targets.safetensors")).doesNotExist();
+    }
+
     /** The other kinds through the same command: DINO's tokens and the d-VAE's ids (tools/fixtures/make_teacher_fixtures.py). */
     @Test void dinoFeaturesAndDalleTokenIds() {
         Path dinoPixels = pixels("dino/dino.io.safetensors", "images224", ImageNormalization.IMAGENET);
@@ -158,7 +181,12 @@ class TargetsCommandTest {
                 IO + ": tensor 'features_fp32': F32 [2, 17, 32] is not a float tensor [batch, 3, S, S] of prepared images");
         Path broken = Files.write(tmp.resolve("broken.png"), java.util.Arrays.copyOf(
                 Files.readAllBytes(TestPaths.fixture(PNGS.get(0))), 60));
-        assertRuntime(run(OPENAI_FP32, "--images", broken.toString()), broken + ": ");
+        Result one = run(OPENAI_FP32, "--images", broken.toString());
+        assertThat(one.code()).as(one.err()).isEqualTo(1);
+        assertThat(one.err().strip().lines()).hasSize(2).first().asString().startsWith("skipping undecodable image " + broken + ": ");
+        assertThat(one.err()).contains("targets: 1 of the 1 images could not be decoded", "--max-bad-fraction 0.01")
+                .doesNotContain("\tat ");
+        assertThat(tmp.resolve("targets.safetensors")).doesNotExist();
         Path empty = Files.createDirectories(tmp.resolve("empty images"));
         assertRuntime(run(OPENAI_FP32, "--images", empty.toString()), "--images " + empty + ": no image files (.jpg");
     }

@@ -20,6 +20,12 @@ public final class MaskSheet {
 
     private MaskSheet() {}
 
+    /** The {width, height} in pixels of the sheet {@link #render} draws for {@code count} masks. */
+    public static long[] size(int count, int rows, int cols, int cellPixels, int perRow) {
+        long across = Math.min(perRow, count), down = (count + perRow - 1L) / perRow;
+        return new long[] {GAP + across * ((long) cols * cellPixels + GAP), GAP + down * ((long) rows * cellPixels + GAP)};
+    }
+
     /**
      * Draws the masks (each row-major, {@code rows * cols} entries) in a grid of {@code perRow} tiles per row, each
      * patch {@code cellPixels} square (the last pixel row and column of a cell are grid lines when cells are at
@@ -30,8 +36,8 @@ public final class MaskSheet {
         if (masks.isEmpty()) throw new IllegalArgumentException("no masks to draw");
         if (cellPixels < 1 || perRow < 1) throw new IllegalArgumentException("cellPixels and perRow must be >= 1");
         int tileW = cols * cellPixels, tileH = rows * cellPixels;
-        int across = Math.min(perRow, masks.size()), down = (masks.size() + perRow - 1) / perRow;
-        BufferedImage image = new BufferedImage(GAP + across * (tileW + GAP), GAP + down * (tileH + GAP), BufferedImage.TYPE_INT_RGB);
+        long[] size = size(masks.size(), rows, cols, cellPixels, perRow);
+        BufferedImage image = new BufferedImage(Math.toIntExact(size[0]), Math.toIntExact(size[1]), BufferedImage.TYPE_INT_RGB);
         for (int y = 0; y < image.getHeight(); y++) for (int x = 0; x < image.getWidth(); x++) image.setRGB(x, y, BACKGROUND);
         for (int k = 0; k < masks.size(); k++) {
             boolean[] mask = masks.get(k);
