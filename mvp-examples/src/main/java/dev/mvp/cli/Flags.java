@@ -15,21 +15,17 @@ import java.util.Locale;
 final class Flags {
     private Flags() {}
 
-    /** The largest input side: 1024 pixels (BEiT/MVP segment at 512, classify at 224). */
-    static final int MAX_IMAGE_SIZE = 1024;
+    /** The largest input side: 1024 pixels (BEiT/MVP segment at 512, classify at 224), as for pre-training. */
+    static final int MAX_IMAGE_SIZE = dev.mvp.train.PretrainConfig.MAX_IMAGE_SIZE;
 
     /** The most patches per side (64 x 64 = 4096 tokens; attention memory grows with its square). */
-    static final int MAX_GRID = 64;
+    static final int MAX_GRID = dev.mvp.train.PretrainConfig.MAX_GRID;
 
     /** The largest --img-size of raw-pixels features (3 x 256 x 256 floats per image). */
     static final int MAX_RAW_IMAGE_SIZE = 256;
 
-    /**
-     * The largest learning rate, weight decay or loss weight a flag takes (1000): beyond it the optimiser's float
-     * arithmetic overflows (libtorch: "value cannot be converted to type float without overflow") long before any
-     * recipe would use it.
-     */
-    static final double MAX_RATE = 1000;
+    /** The largest learning rate, weight decay or loss weight a flag takes (1000), as for pre-training. */
+    static final double MAX_RATE = dev.mvp.train.PretrainConfig.MAX_RATE;
 
     /** A finite {@code flag} in (0, {@link #MAX_RATE}]. */
     static double rate(String flag, double value) {

@@ -55,6 +55,31 @@ class PretrainSizeFlagsTest {
     }
 
     @Test
+    void outOfRangeSizesRatesAndStepsAreUsageErrorsNamingTheFlagBeforeAnyWork(@TempDir Path tmp) {
+        String[][] cases = {
+                {"--patch-size", "0", "--patch-size must be in 1..1024, got 0"},
+                {"--img-size", "100000", "--img-size 100000 is too large: at most 1024 pixels and 64 patches a side"},
+                {"--img-size", "2048", "--img-size 2048 is too large"},
+                {"--lr", "1e300", "--lr must be in (0, 1000], got 1.0E300"},
+                {"--base-lr", "1e300", "--base-lr 1.0E300 gives lr"},
+                {"--weight-decay", "1e300", "--weight-decay must be in [0, 1000], got 1.0E300"},
+                {"--layer-scale", "1e300", "--layer-scale must be in [0, 1000] (0 = none), got 1.0E300"},
+                {"--steps", "0", "--steps must be at least 1 (or give --epochs), got 0"}};
+        for (String[] c : cases) {
+            Path out = tmp.resolve("r");
+            List<String> args = new ArrayList<>(List.of("pretrain", "--data", DATA.toString(), "--out", out.toString(), c[0], c[1]));
+            MainTest.Result r = mvp(args.toArray(String[]::new));
+            assertThat(r.code()).as(c[0] + " " + c[1] + ": " + r.err()).isEqualTo(2);
+            assertThat(r.err().strip().lines()).as(r.err()).hasSize(1);
+            assertThat(r.err()).as(c[0]).contains(c[2]);
+            assertThat(out).as("nothing is left behind").doesNotExist();
+        }
+        // the largest sizes are taken: 1024 pixels with 16-pixel patches is a 64x64 grid
+        assertThat(mvp("pretrain", "--img-size", "1024", "--patch-size", "8", "--out", tmp.resolve("g").toString()).err())
+                .contains("at most 1024 pixels and 64 patches a side (512 at --patch-size 8)");
+    }
+
+    @Test
     void tooManyThreadsOrWorkersAreAUsageError(@TempDir Path tmp) {
         for (String flag : List.of("--threads", "--workers")) {
             MainTest.Result r = mvp("pretrain", "--data", DATA.toString(), "--out", tmp.resolve("t").toString(), flag, "100000");

@@ -145,6 +145,16 @@ public record PretrainConfig(@JsonSerialize(using = ToStringSerializer.class) Pa
      */
     public static final int MAX_THREADS = Math.max(256, 4 * Runtime.getRuntime().availableProcessors());
     public static final int DEFAULT_PATCH_SIZE = 16;
+    /** The largest input side a run takes: 1024 pixels (BEiT/MVP pre-train at 224, segment at 512). */
+    public static final int MAX_IMAGE_SIZE = 1024;
+    /** The most patches per side (64 x 64 = 4096 tokens; attention memory grows with its square). */
+    public static final int MAX_GRID = 64;
+    /**
+     * The largest learning rate or weight decay a run takes (1000): beyond it the optimiser's float arithmetic
+     * overflows (libtorch: "value cannot be converted to type float without overflow") long before any recipe would
+     * use it.
+     */
+    public static final double MAX_RATE = 1000;
     public static final int DEFAULT_MASK_PATCHES = 75;
     public static final int DEFAULT_BATCH_SIZE = 16;
     public static final int DEFAULT_ACCUM_STEPS = 1;
@@ -177,32 +187,41 @@ public record PretrainConfig(@JsonSerialize(using = ToStringSerializer.class) Pa
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("--model: " + e.getMessage());
         }
-        require(imageSize > 0 && patchSize > 0 && imageSize % patchSize == 0,
+        require(patchSize > 0 && patchSize <= MAX_IMAGE_SIZE, "--patch-size must be in 1.." + MAX_IMAGE_SIZE + ", got " + patchSize);
+        require(imageSize > 0 && imageSize % patchSize == 0,
                 "--img-size " + imageSize + " must be a positive multiple of --patch-size " + patchSize);
+        require(imageSize <= MAX_IMAGE_SIZE && imageSize / patchSize <= MAX_GRID, "--img-size " + imageSize + " is too large: at most "
+                + MAX_IMAGE_SIZE + " pixels and " + MAX_GRID + " patches a side (" + Math.min(MAX_IMAGE_SIZE, MAX_GRID * patchSize)
+                + " at --patch-size " + patchSize + ")");
         require(maskPatches >= 0 && maskPatches <= 196, "--mask-patches must be in [0, 196] (a count at 14x14), got " + maskPatches);
         require(batchSize > 0, "--batch-size must be positive, got " + batchSize);
         require(accumSteps > 0, "--accum-steps must be positive, got " + accumSteps);
         require(steps >= 0 && epochs >= 0, "--steps and --epochs must not be negative");
-        require((steps > 0) != (epochs > 0), "give exactly one of --steps or --epochs");
+        require(steps > 0 || epochs > 0, epochs == 0 && steps == 0 ? "--steps must be at least 1 (or give --epochs), got 0"
+                : "give exactly one of --steps or --epochs");
+        require(steps == 0 || epochs == 0, "give exactly one of --steps or --epochs");
         require(baseLr >= 0 && Double.isFinite(baseLr), "--base-lr must be positive, got " + baseLr);
         if (lrSource == null) lrSource = baseLr > 0 ? LrSource.BASE_LR : LrSource.LR;
         if (lrSource == LrSource.BASE_LR) {
             require(baseLr > 0, "--base-lr must be positive, got " + baseLr);
             lr = baseLr * ((long) batchSize * accumSteps) / LR_REFERENCE_BATCH;
         }
-        require(lr > 0 && Double.isFinite(lr), "--lr must be positive, got " + lr);
+        require(lr > 0 && lr <= MAX_RATE, lrSource == LrSource.BASE_LR
+                ? "--base-lr " + baseLr + " gives lr " + lr + " at effective batch " + (long) batchSize * accumSteps
+                        + "; the lr must be in (0, " + (int) MAX_RATE + "]"
+                : "--lr must be in (0, " + (int) MAX_RATE + "], got " + lr);
         // recorded as used: the base lr the peak lr amounts to, whichever was given
         if (lrSource != LrSource.BASE_LR) baseLr = lr * LR_REFERENCE_BATCH / ((double) batchSize * accumSteps);
         require(minLr >= 0 && minLr <= lr, "--min-lr must be in [0, lr " + lr + "], got " + minLr);
-        require(weightDecay >= 0 && Double.isFinite(weightDecay), "--weight-decay must not be negative, got " + weightDecay);
-        require(weightDecayEnd >= 0 && Double.isFinite(weightDecayEnd), "--weight-decay-end must not be negative, got " + weightDecayEnd);
+        require(weightDecay >= 0 && weightDecay <= MAX_RATE, "--weight-decay must be in [0, " + (int) MAX_RATE + "], got " + weightDecay);
+        require(weightDecayEnd >= 0 && weightDecayEnd <= MAX_RATE, "--weight-decay-end must be in [0, " + (int) MAX_RATE + "], got " + weightDecayEnd);
         require(warmupSteps >= 0 && warmupEpochs >= 0, "--warmup-steps and --warmup-epochs must not be negative");
         require(warmupSteps == 0 || warmupEpochs == 0, "give --warmup-steps or --warmup-epochs, not both");
         require(clipGrad >= 0, "--clip-grad must not be negative, got " + clipGrad);
         require(beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1, "--betas must be in [0, 1), got " + beta1 + "," + beta2);
         require(dropPath == null || (dropPath >= 0 && dropPath < 1), "--drop-path must be in [0, 1), got " + dropPath);
-        require(layerScale == null || (layerScale >= 0 && Double.isFinite(layerScale)),
-                "--layer-scale must be >= 0 (0 = none), got " + layerScale);
+        require(layerScale == null || (layerScale >= 0 && layerScale <= MAX_RATE),
+                "--layer-scale must be in [0, " + (int) MAX_RATE + "] (0 = none), got " + layerScale);
         require(threads >= 0 && workers >= 0, "--threads and --workers must not be negative");
         require(threads <= MAX_THREADS, "--threads " + threads + " is more than " + MAX_THREADS
                 + " (the bound: 4 x this machine's " + Runtime.getRuntime().availableProcessors() + " cores, at least 256)");
