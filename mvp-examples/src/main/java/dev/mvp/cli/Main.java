@@ -47,7 +47,11 @@ public final class Main implements Runnable {
         // an empty path ("--out ''", an unset shell variable) would mean the working directory: refused for every flag
         cli.registerConverter(java.nio.file.Path.class, value -> {
             if (value.isBlank()) throw new CommandLine.TypeConversionException("an empty path; give a file or folder name");
-            return java.nio.file.Path.of(value);
+            try {
+                return java.nio.file.Path.of(value);
+            } catch (java.nio.file.InvalidPathException e) {
+                throw new CommandLine.TypeConversionException("cannot convert '" + value + "' to a path (" + e.getMessage() + ")");
+            }
         });
         cli.setParameterExceptionHandler((ex, a) -> {
             String command = ex.getCommandLine().getCommandName();
