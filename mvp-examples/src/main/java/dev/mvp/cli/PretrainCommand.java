@@ -309,6 +309,11 @@ final class PretrainCommand implements Callable<Integer> {
                  | dev.mvp.train.Pretrainer.RunChangedException e) {
             // the flags contradict the run being resumed: a usage error, like a changed --recipe
             throw new Main.UsageException(e.getMessage());
+        } catch (dev.mvp.data.DataException e) {
+            // the loader names its setting as the library does; the user set (or defaulted) the flag
+            String m = e.getMessage();
+            if (m == null || !m.contains("more than maxBadFraction")) throw e;
+            throw new dev.mvp.data.DataException(m.replace("more than maxBadFraction", "more than --max-bad-fraction"), e);
         }
         out.println(summaryLine(s, config.out().resolve("metrics.jsonl")));
         if (randomClip && !s.alreadyComplete()) {

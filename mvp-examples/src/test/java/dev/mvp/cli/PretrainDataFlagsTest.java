@@ -101,4 +101,16 @@ class PretrainDataFlagsTest {
         Result help = mvp(List.of("pretrain", "--help"));
         assertThat(help.out()).contains("--decoder=auto|turbojpeg|imageio", "Default: auto", "--data=DIR|FILE");
     }
+
+    @Tag("e2e")
+    @Test
+    void tooManyUndecodableImagesStopTheRunNamingTheFlagAndLeaveNoRunFolder(@TempDir Path tmp) throws Exception {
+        Path data = Files.createDirectories(tmp.resolve("bad/a"));
+        for (int i = 0; i < 6; i++) Files.writeString(data.resolve(i + ".jpg"), "not a jpeg");
+        Result r = mvp(run(tmp.resolve("bad"), tmp.resolve("o")));
+        assertThat(r.code()).isEqualTo(1);
+        assertThat(r.err()).contains("could not be decoded, more than --max-bad-fraction 0.1 allows").doesNotContain("maxBadFraction");
+        assertThat(r.err().lines().filter(l -> l.startsWith("mvp pretrain: error:"))).hasSize(1);
+        assertThat(tmp.resolve("o")).doesNotExist();
+    }
 }
