@@ -79,6 +79,10 @@ final class FeatureOptions {
      * see {@link Flags#backbone}), --block against its depth, and the evaluation transform the two sizes make.
      */
     void validate() {
+        if (backbone.isBlank()) {
+            throw new Main.UsageException("--backbone: an empty path; give a weight file, a run or checkpoint folder, or "
+                    + Extractors.RAW_PIXELS);
+        }
         Flags.atLeast("--batch-size", batchSize, 1);
         Flags.threads("--threads", threads);
         Flags.threads("--workers", workers);

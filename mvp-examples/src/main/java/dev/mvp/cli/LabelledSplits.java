@@ -38,7 +38,12 @@ final class LabelledSplits {
     /** An image folder, optionally cut to its first {@code perClass} images per class (0: all). */
     private static ImageDataset dataset(Path dir, int perClass, String flag) {
         if (perClass < 0) throw new Main.UsageException(flag + "-per-class must be >= 0, got " + perClass);
-        ImageFolder folder = ImageFolder.open(dir);
+        ImageFolder folder;
+        try {
+            folder = ImageFolder.open(dir);
+        } catch (dev.mvp.data.DataException e) {
+            throw new dev.mvp.data.DataException(flag + ": " + e.getMessage(), e); // as pretrain's --data
+        }
         return perClass == 0 ? folder : Subset.perClass(folder, perClass);
     }
 

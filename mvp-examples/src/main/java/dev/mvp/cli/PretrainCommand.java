@@ -258,6 +258,7 @@ final class PretrainCommand implements Callable<Integer> {
 
     @Override public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
+        checkFlags();
         Path checkpoint = resumeCheckpoint();
         PretrainConfig config = configuration(checkpoint);
         // before anything is loaded: a read-only, unwritable or unnamable --out stops here, leaving no folder behind
@@ -312,8 +313,13 @@ final class PretrainCommand implements Callable<Integer> {
         } catch (dev.mvp.data.DataException e) {
             // the loader names its setting as the library does; the user set (or defaulted) the flag
             String m = e.getMessage();
-            if (m == null || !m.contains("more than maxBadFraction")) throw e;
-            throw new dev.mvp.data.DataException(m.replace("more than maxBadFraction", "more than --max-bad-fraction"), e);
+            if (m != null && m.contains("more than maxBadFraction")) {
+                throw new dev.mvp.data.DataException(m.replace("more than maxBadFraction", "more than --max-bad-fraction"), e);
+            }
+            if (m != null && m.contains(" one batch of " + config.batchSize())) {
+                throw new dev.mvp.data.DataException(m + ": lower --batch-size", e);
+            }
+            throw e;
         }
         out.println(summaryLine(s, config.out().resolve("metrics.jsonl")));
         if (randomClip && !s.alreadyComplete()) {
@@ -370,6 +376,19 @@ final class PretrainCommand implements Callable<Integer> {
 
     /** The image-size source of a default --img-size that --patch-size does not divide, until the teacher decides. */
     private static final String PENDING_SIZE = "default, rounded up to a multiple of --patch-size";
+
+    /** Flag values no configuration can take, refused before anything is read or made (usage errors naming the flag). */
+    private void checkFlags() {
+        // string-typed paths: the Path converter's empty-path rule (Main) does not reach them
+        if (teacher.isBlank()) throw new Main.UsageException("--teacher: an empty path; give a weight file or 'random'");
+        if (resume != null && resume.isBlank()) {
+            throw new Main.UsageException("--resume: an empty path; give a run or checkpoint folder, or 'auto'");
+        }
+        if (epochs != null && epochs < 1) throw new Main.UsageException("--epochs must be at least 1, got " + epochs);
+        if (teacherCache != null && Files.exists(teacherCache) && !Files.isDirectory(teacherCache)) {
+            throw new Main.UsageException("--teacher-cache " + teacherCache + " is a file; give a folder");
+        }
+    }
 
     /** The checkpoint to resume from, or null for a fresh run; sets the run folder when --out is not given. */
     private Path resumeCheckpoint() {

@@ -44,7 +44,35 @@ final class RunFolders {
     private static final Set<Path> UNRELEASED = ConcurrentHashMap.newKeySet();
 
     static {
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> removeEmpty(new ArrayList<>(UNRELEASED)), "mvp-run-folders"));
+        Runtime.getRuntime().addShutdownHook(new Thread(RunFolders::removeUnreleasedAtExit, "mvp-run-folders"));
+    }
+
+    /**
+     * At JVM exit (SIGTERM, Ctrl-C): removes the reserved folders that are empty. Other shutdown hooks run at the same
+     * time and may be emptying them (a run stopped before its first step removes its files), so this looks again a
+     * few times, for at most about 200 ms, deepest (newest) first.
+     */
+    private static void removeUnreleasedAtExit() {
+        List<Path> left = new ArrayList<>(UNRELEASED);
+        left.sort(java.util.Comparator.comparingInt(Path::getNameCount).reversed());
+        for (int attempt = 0; attempt < 10 && !left.isEmpty(); attempt++) {
+            if (attempt > 0) {
+                try {
+                    Thread.sleep(20);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
+            }
+            left.removeIf(p -> {
+                try {
+                    Files.deleteIfExists(p);
+                    return true;
+                } catch (IOException notEmptyYet) {
+                    return false;
+                }
+            });
+        }
     }
 
     /** {@code runs/<command>-<time>}, relative to the working directory: the name {@link #reserve} starts from. */

@@ -162,7 +162,8 @@ final class TargetsCommand implements Callable<Integer> {
                 metadata.put("input", source);
                 if (decoderName != null) metadata.put("decoder", decoderName);
                 if (!files.isEmpty()) {
-                    metadata.put("images", String.join("\n", computed.files().stream().map(Path::toString).toList()));
+                    // a JSON array of the rows' files: unambiguous for any file name (a newline is a legal one)
+                    metadata.put("images", jsonArray(computed.files()));
                 }
                 SafeTensorsWriter.write(out, Map.of("targets", targets), metadata);
                 w.printf(Locale.ROOT, "mvp targets: targets %s %s -> %s%s%n", Arrays.toString(Tensors.shape(targets)),
@@ -351,6 +352,14 @@ final class TargetsCommand implements Callable<Integer> {
     private static boolean isImage(Path p) {
         String name = p.getFileName().toString().toLowerCase(Locale.ROOT);
         return IMAGE_EXTENSIONS.stream().anyMatch(name::endsWith);
+    }
+
+    private static String jsonArray(List<Path> files) {
+        try {
+            return new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(files.stream().map(Path::toString).toList());
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     private static String describe(ViewSpec view) {

@@ -89,5 +89,10 @@ class MasksCommandTest {
         assertThat(huge.err()).contains("--png: the sheet would be 11200054x2800018 pixels, more than 16384 a side; lower "
                 + "--cell-pixels 100000");
         assertThat(tmp.resolve("m.png")).doesNotExist();
+        // the most masks per row there can be: one row of all of them (the row count once overflowed an int)
+        MainTest.Result wide = mvp("masks", "--samples", "10", "--examples", "3", "--per-row", "2147483647", "--png",
+                tmp.resolve("wide.png").toString());
+        assertThat(wide.code()).as(wide.err()).isZero();
+        assertThat(tmp.resolve("wide.png")).isRegularFile();
     }
 }

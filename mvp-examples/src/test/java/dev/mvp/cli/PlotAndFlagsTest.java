@@ -39,10 +39,11 @@ class PlotAndFlagsTest {
         // "--out ''" (an unset shell variable) would be the working directory: refused before any work, exit 2
         for (String[] args : new String[][] {{"pretrain", "--out", ""}, {"knn", "--backbone", "raw-pixels", "--train", "x",
                 "--val", "x", "--out", ""}, {"export", "--checkpoint", "x", "--format", "timm", "--out", ""},
-                {"pretrain", "--data", ""}, {"plot", ""}}) {
+                {"pretrain", "--data", ""}, {"plot", ""}, {"knn", "--backbone", "", "--train", "x", "--val", "x"},
+                {"linprobe", "--backbone", "", "--train", "x", "--val", "x"}}) {
             Result r = mvp(args);
             assertThat(r.code()).as(String.join(" ", args) + ": " + r.err()).isEqualTo(2);
-            assertThat(r.err()).contains("an empty path; give a file or folder name");
+            assertThat(r.err()).contains("an empty path; give a");
         }
         Path file = Files.writeString(tmp.resolve("afile"), "x");
         Result r = mvp("plot", file.toString());

@@ -64,10 +64,18 @@ class PretrainSizeFlagsTest {
                 {"--base-lr", "1e300", "--base-lr 1.0E300 gives lr"},
                 {"--weight-decay", "1e300", "--weight-decay must be in [0, 1000], got 1.0E300"},
                 {"--layer-scale", "1e300", "--layer-scale must be in [0, 1000] (0 = none), got 1.0E300"},
-                {"--steps", "0", "--steps must be at least 1 (or give --epochs), got 0"}};
+                {"--steps", "0", "--steps must be at least 1 (or give --epochs), got 0"},
+                {"--epochs", "0", "--epochs must be at least 1, got 0"},
+                {"--clip-grad", "3.5e38", "--clip-grad must be in [0, 1000000] (0: no clipping), got 3.5E38"},
+                {"--clip-grad", "Infinity", "--clip-grad must be in [0, 1000000]"},
+                {"--accum-steps", "1073741824", "--batch-size 2 x --accum-steps 1073741824 must be at most 2147483647"},
+                {"--teacher", "", "--teacher: an empty path; give a weight file or 'random'"},
+                {"--resume", "", "--resume: an empty path; give a run or checkpoint folder, or 'auto'"},
+                {"--teacher-cache", DATA.resolve("cat/0000.jpg").toString(), "is a file; give a folder"}};
         for (String[] c : cases) {
             Path out = tmp.resolve("r");
-            List<String> args = new ArrayList<>(List.of("pretrain", "--data", DATA.toString(), "--out", out.toString(), c[0], c[1]));
+            List<String> args = new ArrayList<>(List.of("pretrain", "--data", DATA.toString(), "--out", out.toString(),
+                    "--batch-size", "2", c[0], c[1]));
             MainTest.Result r = mvp(args.toArray(String[]::new));
             assertThat(r.code()).as(c[0] + " " + c[1] + ": " + r.err()).isEqualTo(2);
             assertThat(r.err().strip().lines()).as(r.err()).hasSize(1);
@@ -111,7 +119,7 @@ class PretrainSizeFlagsTest {
                 "--img-size", "32", "--patch-size", "8", "--batch-size", "100000", "--steps", "1", "--threads", "1",
                 "--workers", "1");
         assertThat(big.code()).as(big.err()).isEqualTo(1);
-        assertThat(big.err()).contains("fewer images than one batch");
+        assertThat(big.err()).contains("fewer images than one batch of 100000: lower --batch-size");
         assertThat(tmp.resolve("a")).doesNotExist();
     }
 }

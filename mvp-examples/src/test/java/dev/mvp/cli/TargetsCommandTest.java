@@ -87,8 +87,9 @@ class TargetsCommandTest {
         assertTargets(fromFolder, IMAGES_IO, "last_block", 3, 17, 64);
         try (SafeTensorsFile written = SafeTensorsFile.open(tmp.resolve("targets.safetensors"))) {
             assertThat(written.metadata().get("decoder")).isEqualTo("imageio");
-            assertThat(written.metadata().get("images")).isEqualTo(folder.resolve("0.png") + "\n" + folder.resolve("1.png")
-                    + "\n" + folder.resolve("2.png"));
+            assertThat(new com.fasterxml.jackson.databind.ObjectMapper().readValue(written.metadata().get("images"), List.class))
+                    .isEqualTo(List.of(folder.resolve("0.png").toString(), folder.resolve("1.png").toString(),
+                            folder.resolve("2.png").toString()));
         }
     }
 
@@ -103,8 +104,9 @@ class TargetsCommandTest {
         assertThat(r.err().strip().lines()).hasSize(1).first().asString().startsWith("skipping undecodable image " + broken + ": ");
         assertThat(r.out()).contains("(1 undecodable image skipped; the metadata 'images' lists the rows' files)");
         try (SafeTensorsFile written = SafeTensorsFile.open(tmp.resolve("targets.safetensors"))) {
-            assertThat(written.metadata().get("images")).isEqualTo(folder.resolve("0.png") + "\n" + folder.resolve("1.png")
-                    + "\n" + folder.resolve("2.png"));
+            assertThat(new com.fasterxml.jackson.databind.ObjectMapper().readValue(written.metadata().get("images"), List.class))
+                    .isEqualTo(List.of(folder.resolve("0.png").toString(), folder.resolve("1.png").toString(),
+                            folder.resolve("2.png").toString()));
             assertThat(written.metadata().get("input")).isEqualTo("4 images (1 undecodable skipped)");
         }
         // more than the fraction allows: stops, naming the flag, and writes nothing

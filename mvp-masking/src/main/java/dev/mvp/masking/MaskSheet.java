@@ -22,7 +22,7 @@ public final class MaskSheet {
 
     /** The {width, height} in pixels of the sheet {@link #render} draws for {@code count} masks. */
     public static long[] size(int count, int rows, int cols, int cellPixels, int perRow) {
-        long across = Math.min(perRow, count), down = (count + perRow - 1L) / perRow;
+        long across = Math.min(perRow, count), down = ((long) count + perRow - 1) / perRow;
         return new long[] {GAP + across * ((long) cols * cellPixels + GAP), GAP + down * ((long) rows * cellPixels + GAP)};
     }
 

@@ -155,6 +155,8 @@ public record PretrainConfig(@JsonSerialize(using = ToStringSerializer.class) Pa
      * use it.
      */
     public static final double MAX_RATE = 1000;
+    /** The largest --clip-grad (a million): libtorch's clip_grad_norm_ overflows float beyond about 3.4e38. */
+    public static final double MAX_CLIP_GRAD = 1e6;
     public static final int DEFAULT_MASK_PATCHES = 75;
     public static final int DEFAULT_BATCH_SIZE = 16;
     public static final int DEFAULT_ACCUM_STEPS = 1;
@@ -196,6 +198,8 @@ public record PretrainConfig(@JsonSerialize(using = ToStringSerializer.class) Pa
         require(maskPatches >= 0 && maskPatches <= 196, "--mask-patches must be in [0, 196] (a count at 14x14), got " + maskPatches);
         require(batchSize > 0, "--batch-size must be positive, got " + batchSize);
         require(accumSteps > 0, "--accum-steps must be positive, got " + accumSteps);
+        require((long) batchSize * accumSteps <= Integer.MAX_VALUE, "--batch-size " + batchSize + " x --accum-steps "
+                + accumSteps + " must be at most " + Integer.MAX_VALUE + " images per step");
         require(steps >= 0 && epochs >= 0, "--steps and --epochs must not be negative");
         require(steps > 0 || epochs > 0, epochs == 0 && steps == 0 ? "--steps must be at least 1 (or give --epochs), got 0"
                 : "give exactly one of --steps or --epochs");
@@ -217,7 +221,8 @@ public record PretrainConfig(@JsonSerialize(using = ToStringSerializer.class) Pa
         require(weightDecayEnd >= 0 && weightDecayEnd <= MAX_RATE, "--weight-decay-end must be in [0, " + (int) MAX_RATE + "], got " + weightDecayEnd);
         require(warmupSteps >= 0 && warmupEpochs >= 0, "--warmup-steps and --warmup-epochs must not be negative");
         require(warmupSteps == 0 || warmupEpochs == 0, "give --warmup-steps or --warmup-epochs, not both");
-        require(clipGrad >= 0, "--clip-grad must not be negative, got " + clipGrad);
+        require(clipGrad >= 0 && clipGrad <= MAX_CLIP_GRAD, "--clip-grad must be in [0, " + (long) MAX_CLIP_GRAD
+                + "] (0: no clipping), got " + clipGrad);
         require(beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1, "--betas must be in [0, 1), got " + beta1 + "," + beta2);
         require(dropPath == null || (dropPath >= 0 && dropPath < 1), "--drop-path must be in [0, 1), got " + dropPath);
         require(layerScale == null || (layerScale >= 0 && layerScale <= MAX_RATE),

@@ -167,11 +167,19 @@ public final class Pretrainer {
             removeEmpty(made);
             throw e;
         }
-        // SIGTERM / Ctrl-C: remove the checkpoint being written (if any) and say where the run stands, in one line
-        Thread hook = Checkpoints.Interruption.install(removed -> listener.warning("stopped at step " + lastStep
-                + " (SIGTERM or Ctrl-C)" + (removed.isEmpty() ? "" : "; removed the unfinished checkpoint "
-                + removed.get(0)) + "; " + Checkpoints.latest(out).map(c -> "the latest checkpoint is " + c
-                + ": --resume " + out + " continues").orElse("no checkpoint was written")));
+        // SIGTERM / Ctrl-C: remove the checkpoint being written (if any) and say where the run stands, in one line; a
+        // fresh run stopped before its first step leaves no run folder, as one that fails there does
+        Thread hook = Checkpoints.Interruption.install(removed -> {
+            boolean nothingRun = resumeFrom == null && !stepWritten;
+            listener.warning("stopped at step " + lastStep + " (SIGTERM or Ctrl-C)" + (removed.isEmpty() ? ""
+                    : "; removed the unfinished checkpoint " + removed.get(0)) + "; " + (nothingRun
+                    ? "nothing was trained; removed the run folder's files" : Checkpoints.latest(out).map(c ->
+                    "the latest checkpoint is " + c + ": --resume " + out + " continues").orElse("no checkpoint was written")));
+            if (nothingRun) {
+                removeFailedRun(out, existed);
+                removeEmpty(createdAbove);
+            }
+        });
         try {
             return runWithHook(resumeFrom);
         } catch (RuntimeException | Error e) {

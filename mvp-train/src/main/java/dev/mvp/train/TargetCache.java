@@ -204,7 +204,8 @@ public final class TargetCache implements AutoCloseable {
         try {
             m = JSON.readValue(file.toFile(), Manifest.class);
         } catch (IOException e) {
-            throw new IllegalArgumentException("teacher cache " + dir + ": cannot read cache.json: " + e.getMessage(), e);
+            throw new IllegalArgumentException("teacher cache " + dir + " is damaged: "
+                    + dev.mvp.api.io.AtomicFiles.failure("cannot read", file, e) + "; delete " + dir + " to rebuild it", e);
         }
         String where = "teacher cache " + dir + " ";
         require(m.format() != 1, where + "has format 1, which does not record the image decoder its targets were computed"
@@ -275,6 +276,7 @@ public final class TargetCache implements AutoCloseable {
         try {
             Files.createDirectories(dir);
             Files.deleteIfExists(dir.resolve("cache.json"));
+            removePartial(dir, true); // shards of an earlier build that was killed (SIGKILL leaves them)
         } catch (IOException e) {
             throw new UncheckedIOException(dev.mvp.api.io.AtomicFiles.failure("cannot create teacher cache", dir, e), e);
         }

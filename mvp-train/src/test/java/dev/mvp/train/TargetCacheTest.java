@@ -235,6 +235,19 @@ class TargetCacheTest {
                             + "delete " + dir + " to rebuild it");
             Files.move(aside, file);
         }
+        Path json = dir.resolve("cache.json");
+        String manifest = Files.readString(json);
+        Files.writeString(json, manifest.substring(0, manifest.length() / 2)); // truncated
+        assertThatThrownBy(() -> TargetCache.open(dir, teacher, dataset))
+                .hasMessageStartingWith("teacher cache " + dir + " is damaged: cannot read " + json + ": ")
+                .hasMessageEndingWith("; delete " + dir + " to rebuild it");
+        // rebuilt over the damaged one, with no stale shard of a larger earlier build left beside it
+        Files.writeString(dir.resolve("shard-00007.safetensors"), "left by a killed build");
+        TargetCache.build(dir, teacher, dataset, false, 1, s -> {}).close();
+        try (var files = Files.list(dir)) {
+            assertThat(files.map(f -> f.getFileName().toString()).sorted().toList())
+                    .containsExactly("cache.json", "probe.safetensors", "shard-00000.safetensors");
+        }
         // a build that fails (an undecodable image, and the cache builder allows none) leaves neither shards nor
         // the folder it created
         Files.write(data.resolve("cat/zz-broken.jpg"), new byte[] {(byte) 0xFF, (byte) 0xD8, (byte) 0xFF, 0});
