@@ -122,7 +122,7 @@ final class RunFolders {
     }
 
     private static UncheckedIOException cannotWrite(Path dir, IOException e) {
-        return new UncheckedIOException("cannot write to the run folder " + dir.toAbsolutePath() + ": " + reason(dir, e), e);
+        return new UncheckedIOException("cannot write to the run folder " + dir.toAbsolutePath() + ": " + dev.mvp.api.io.AtomicFiles.reasonAbout(dir, e), e);
     }
 
     /** Removes the folders this thread's command reserved that are still empty, newest first; keeps the others. */
@@ -172,7 +172,7 @@ final class RunFolders {
             Path probe = Files.createTempFile(dir, ".mvp-write-check-", ".tmp");
             Files.delete(probe);
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot write to " + what + ": " + reason(dir, e), e);
+            throw new UncheckedIOException("cannot write to " + what + ": " + dev.mvp.api.io.AtomicFiles.reasonAbout(dir, e), e);
         } finally {
             for (Path p : created) { // deepest first
                 try {
@@ -183,15 +183,6 @@ final class RunFolders {
             }
         }
         return dir;
-    }
-
-    /** {@link dev.mvp.api.io.AtomicFiles#reason} without a leading "{@code dir}: " (the caller names it once). */
-    private static String reason(Path dir, IOException e) {
-        String why = dev.mvp.api.io.AtomicFiles.reason(e);
-        for (String name : new String[] {dir.toString(), dir.toAbsolutePath().toString()}) {
-            if (why.startsWith(name + ": ")) return why.substring(name.length() + 2);
-        }
-        return why;
     }
 
     /**

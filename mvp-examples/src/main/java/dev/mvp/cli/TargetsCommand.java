@@ -262,7 +262,7 @@ final class TargetsCommand implements Callable<Integer> {
                         n++;
                     }
                     if (n == 0) continue;
-                    batch = Tensors.ofFloats(Arrays.copyOf(data, n * plane), n, 3, view.size(), view.size());
+                    batch = Tensors.ofFloats(n == batchSize ? data : Arrays.copyOf(data, n * plane), n, 3, view.size(), view.size());
                 }
                 Tensor t = teacher.targets(batch);
                 long[] s = Tensors.shape(t);

@@ -43,10 +43,8 @@ public final class AtomicFiles {
             }
             done = true;
         } catch (IOException e) {
-            String why = reason(e);
             // the temporary file's name says nothing to the user: the file being written is named already
-            if (tmp != null && why.startsWith(tmp + ": ")) why = why.substring(tmp.toString().length() + 2);
-            throw new UncheckedIOException("cannot write " + file + ": " + why, e);
+            throw new UncheckedIOException("cannot write " + file + ": " + (tmp == null ? reason(e) : reasonAbout(tmp, e)), e);
         } finally {
             // only a file: a folder at the temporary name is not ours (and was the reason the write failed)
             if (!done && tmp != null && Files.isRegularFile(tmp, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
@@ -106,9 +104,19 @@ public final class AtomicFiles {
      * names another file than {@code path}, both are said.
      */
     public static String failure(String what, Path path, IOException e) {
+        return what + " " + path + ": " + reasonAbout(path, e);
+    }
+
+    /**
+     * {@link #reason} for an operation on {@code path}, without a leading "{@code path}: " (as given or absolute):
+     * the caller names the path once. An error naming another file keeps that file's name.
+     */
+    public static String reasonAbout(Path path, IOException e) {
         String why = reason(e);
-        String prefix = path + ": ";
-        return what + " " + (why.startsWith(prefix) ? why : prefix + why);
+        for (String name : new String[] {path.toString(), path.toAbsolutePath().toString()}) {
+            if (why.startsWith(name + ": ")) return why.substring(name.length() + 2);
+        }
+        return why;
     }
 
     /**

@@ -131,8 +131,7 @@ public final class SafeTensorsWriter {
             tmp = null;
             syncDirectory(dir);
         } catch (IOException e) {
-            String why = dev.mvp.api.io.AtomicFiles.reason(e);
-            if (tmp != null && why.startsWith(tmp + ": ")) why = why.substring(tmp.toString().length() + 2);
+            String why = tmp == null ? dev.mvp.api.io.AtomicFiles.reason(e) : dev.mvp.api.io.AtomicFiles.reasonAbout(tmp, e);
             throw new UncheckedIOException("cannot write " + path + ": " + why, e);
         } finally {
             if (tmp != null) {
